@@ -105,3 +105,10 @@ export class StorageIoError extends PageserverError {
     super("PS_ERR_IO", message, context, cause);
   }
 }
+
+/** A branch start LSN is not acceptable (Neon answers 406): below the GC cutoff or the ancestor's own branch point. */
+export class InvalidBranchLsnError extends PageserverError {
+  constructor(message: string, context: ErrorContext = {}) {
+    super("PS_ERR_INVALID_BRANCH_LSN", message, context);
+  }
+}

@@ -1,0 +1,464 @@
+/**
+ * A tenant: a directory of timelines sharing one config and one generation.
+ *
+ *     <workdir>/tenants/<tenant_id>/config-v1
+ *     <workdir>/tenants/<tenant_id>/timelines/<timeline_id>/{metadata.json, wal_source.json, <layers>}
+ *
+ * The tenant owns timeline lifecycle (create, branch, delete, load in ancestor order), the WAL
+ * sources feeding its timelines, its config, and a once-a-second tick (checkpoint_timeout).
+ *
+ * # Crash consistency
+ * A timeline is created in `<id>___temp` and renamed into place once its metadata is durable;
+ * loading removes leftovers. Deletion renames the directory to `<id>___temp` first, so a crash
+ * mid-deletion leaves either the whole timeline or nothing.
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import path from "node:path";
+import { assert } from "../assert.ts";
+import {
+  ConflictError,
+  CorruptionError,
+  InvalidBranchLsnError,
+  NotFoundError,
+  PageserverError,
+  PreconditionError,
+  UnavailableError,
+} from "../errors.ts";
+import { type Generation, type TenantId, type TimelineId, parseTimelineId } from "../ids.ts";
+import { IngestLoop } from "../ingest/ingest_loop.ts";
+import { TEMP_FILE_SUFFIX, fsyncDirectory, writeFileDurably } from "../io/durable_fs.ts";
+import type { LayerIo } from "../storage_layer/layer_file_reader.ts";
+import { type Lsn, alignLsn, formatLsn, parseLsn } from "../lsn.ts";
+import { initialMetadata, loadMetadata, METADATA_FILE_NAME, saveMetadata, type TimelineMetadata } from "../timeline/metadata.ts";
+import { Timeline } from "../timeline/timeline.ts";
+import { type Logger, silentLogger } from "../util/logger.ts";
+import { WalGenerator } from "../wal_generator/wal_generator.ts";
+import { LOCATION_CONF_FILE_NAME, type LocationConf, loadLocationConf, saveLocationConf } from "./location_conf.ts";
+import {
+  type TenantConfig,
+  type TenantConfigKnobs,
+  parseTenantConfig,
+  patchTenantConfig,
+  resolveTenantConfig,
+} from "./tenant_config.ts";
+import { type TenantState, checkTransition } from "./tenant_state.ts";
+
+/** The LSN a bootstrapped timeline starts at (where initdb's WAL would end). */
+export const BOOTSTRAP_INITDB_LSN = 0x0100_0028 as Lsn;
+export const DEFAULT_PG_VERSION = 15;
+export const WAL_SOURCE_FILE_NAME = "wal_source.json";
+const TICK_INTERVAL_MS = 1000;
+
+export interface CreateTimelineRequest {
+  readonly newTimelineId: TimelineId;
+  readonly ancestorTimelineId?: TimelineId | null;
+  readonly ancestorStartLsn?: Lsn | null;
+  readonly pgVersion?: number | null;
+}
+
+/**
+ * What feeds a timeline, persisted next to it (our extension of Neon's API). The generator is
+ * deterministic from its parameters and the LSN it started at, so a restart resumes it exactly.
+ */
+export interface WalSourceSpec {
+  readonly kind: "generator";
+  readonly params: Record<string, unknown>;
+  /** The LSN the source started after (set when attached). */
+  readonly start_lsn: string;
+}
+
+export interface TenantOptions {
+  readonly tenantId: TenantId;
+  readonly directory: string;
+  readonly io: LayerIo;
+  readonly conf: LocationConf;
+  readonly logger?: Logger;
+  readonly waitLsnTimeoutMs?: number;
+}
+
+export class Tenant {
+  readonly tenantId: TenantId;
+  readonly directory: string;
+  readonly io: LayerIo;
+  readonly log: Logger;
+  private stateValue: TenantState = { slug: "Attaching" };
+  private location: LocationConf;
+  private resolved: TenantConfig;
+  private readonly timelinesById = new Map<TimelineId, Timeline>();
+  private readonly ingestLoops = new Map<TimelineId, IngestLoop>();
+  private readonly creating = new Set<TimelineId>();
+  private tickTimer: NodeJS.Timeout | null = null;
+  readonly waitLsnTimeoutMs: number;
+  readonly attachedAtMs = Date.now();
+
+  constructor(options: TenantOptions) {
+    this.tenantId = options.tenantId;
+    this.directory = options.directory;
+    this.io = options.io;
+    this.location = options.conf;
+    this.resolved = resolveTenantConfig(options.conf.tenantConf);
+    this.log = (options.logger ?? silentLogger).child({ tenant_id: this.tenantId });
+    this.waitLsnTimeoutMs = options.waitLsnTimeoutMs ?? 300_000;
+  }
+
+  get state(): TenantState {
+    return this.stateValue;
+  }
+
+  get generation(): Generation {
+    return this.location.generation;
+  }
+
+  get config(): TenantConfig {
+    return this.resolved;
+  }
+
+  get configOverrides(): TenantConfigKnobs {
+    return this.location.tenantConf;
+  }
+
+  get timelinesDirectory(): string {
+    return path.join(this.directory, "timelines");
+  }
+
+  private setState(state: TenantState): void {
+    checkTransition(this.stateValue, state);
+    this.stateValue = state;
+    this.log.info({ state: state.slug }, "tenant state changed");
+  }
+
+  setBroken(reason: string): void {
+    if (this.stateValue.slug === "Stopping" || this.stateValue.slug === "Broken") return;
+    this.setState({ slug: "Broken", reason });
+  }
+
+  // --- Creation and loading ----------------------------------------------------------------
+
+  /** Writes the tenant directory and config (a new tenant, or one attached from elsewhere). */
+  static async create(options: TenantOptions): Promise<Tenant> {
+    mkdirSync(path.join(options.directory, "timelines"), { recursive: true });
+    await saveLocationConf(path.join(options.directory, LOCATION_CONF_FILE_NAME), options.conf);
+    await fsyncDirectory(path.dirname(options.directory));
+    const tenant = new Tenant(options);
+    tenant.setState({ slug: "Activating" });
+    tenant.activate();
+    return tenant;
+  }
+
+  /** Loads a tenant directory: its config, then its timelines in ancestor order. */
+  static load(options: Omit<TenantOptions, "conf">): Tenant {
+    const conf = loadLocationConf(path.join(options.directory, LOCATION_CONF_FILE_NAME));
+    const tenant = new Tenant({ ...options, conf });
+    try {
+      tenant.loadTimelines();
+      tenant.setState({ slug: "Activating" });
+      tenant.activate();
+    } catch (error) {
+      const reason = error instanceof PageserverError ? error.message : String(error);
+      tenant.log.error({ err: error }, "tenant failed to load");
+      tenant.setBroken(reason);
+    }
+    return tenant;
+  }
+
+  private loadTimelines(): void {
+    mkdirSync(this.timelinesDirectory, { recursive: true });
+    const pending = new Map<TimelineId, TimelineMetadata>();
+    for (const entry of readdirSync(this.timelinesDirectory)) {
+      const dir = path.join(this.timelinesDirectory, entry);
+      if (entry.endsWith(TEMP_FILE_SUFFIX)) {
+        rmSync(dir, { recursive: true, force: true });
+        continue;
+      }
+      const timelineId = parseTimelineId(entry);
+      pending.set(timelineId, loadMetadata(path.join(dir, METADATA_FILE_NAME)));
+    }
+    // Parents before children.
+    while (pending.size > 0) {
+      let progressed = false;
+      for (const [timelineId, metadata] of pending) {
+        if (metadata.ancestorTimeline !== null && !this.timelinesById.has(metadata.ancestorTimeline)) continue;
+        const timeline = this.makeTimeline(timelineId, metadata);
+        timeline.loadLayers();
+        this.timelinesById.set(timelineId, timeline);
+        pending.delete(timelineId);
+        progressed = true;
+      }
+      if (!progressed) {
+        const [orphan, metadata] = pending.entries().next().value as [TimelineId, TimelineMetadata];
+        throw new CorruptionError(`timeline ${orphan} names ancestor ${metadata.ancestorTimeline}, which does not exist`, {
+          tenantId: this.tenantId,
+          timelineId: orphan,
+        });
+      }
+    }
+  }
+
+  private makeTimeline(timelineId: TimelineId, metadata: TimelineMetadata, directory?: string): Timeline {
+    const ancestor = metadata.ancestorTimeline === null ? null : this.timelinesById.get(metadata.ancestorTimeline)!;
+    return new Timeline({
+      tenantId: this.tenantId,
+      timelineId,
+      directory: directory ?? path.join(this.timelinesDirectory, timelineId),
+      io: this.io,
+      generation: this.generation,
+      config: () => this.resolved,
+      ancestor: ancestor ?? null,
+      metadata,
+      logger: this.log,
+    });
+  }
+
+  private activate(): void {
+    this.setState({ slug: "Active" });
+    for (const timeline of this.timelinesById.values()) this.resumeWalSource(timeline);
+    this.tickTimer = setInterval(() => {
+      for (const timeline of this.timelinesById.values()) timeline.tick();
+    }, TICK_INTERVAL_MS);
+    this.tickTimer.unref();
+  }
+
+  private checkActive(): void {
+    const state = this.stateValue;
+    if (state.slug === "Broken") throw new UnavailableError(`tenant is broken: ${state.reason}`, { tenantId: this.tenantId });
+    if (state.slug !== "Active") throw new UnavailableError(`tenant is ${state.slug}, not Active`, { tenantId: this.tenantId });
+  }
+
+  // --- Timelines ---------------------------------------------------------------------------
+
+  timelines(): Timeline[] {
+    return [...this.timelinesById.values()];
+  }
+
+  getTimeline(timelineId: TimelineId): Timeline {
+    const timeline = this.timelinesById.get(timelineId);
+    if (!timeline) {
+      throw new NotFoundError(`timeline ${timelineId} not found in tenant ${this.tenantId}`, {
+        tenantId: this.tenantId,
+        timelineId,
+      });
+    }
+    return timeline;
+  }
+
+  children(timelineId: TimelineId): Timeline[] {
+    return this.timelines().filter((t) => t.ancestor?.timelineId === timelineId);
+  }
+
+  /**
+   * Creates a timeline: bootstrapped (empty, at the initdb LSN) or a branch of an ancestor at an
+   * LSN. Idempotent when a timeline with the same id and parameters exists (`created: false`).
+   */
+  async createTimeline(request: CreateTimelineRequest): Promise<{ timeline: Timeline; created: boolean }> {
+    this.checkActive();
+    const id = request.newTimelineId;
+    const existing = this.timelinesById.get(id);
+    if (existing) return { timeline: this.checkSameParameters(existing, request), created: false };
+    if (this.creating.has(id)) throw new ConflictError(`timeline ${id} is being created`, { tenantId: this.tenantId, timelineId: id });
+    this.creating.add(id);
+    try {
+      const metadata =
+        request.ancestorTimelineId == null
+          ? initialMetadata({
+              ancestorTimeline: null,
+              ancestorLsn: 0 as Lsn,
+              startLsn: BOOTSTRAP_INITDB_LSN,
+              initdbLsn: BOOTSTRAP_INITDB_LSN,
+              pgVersion: request.pgVersion ?? DEFAULT_PG_VERSION,
+            })
+          : await this.branchMetadata(request);
+      const timeline = await this.writeNewTimeline(id, metadata);
+      this.timelinesById.set(id, timeline);
+      timeline.activate();
+      this.log.info(
+        { timeline_id: id, ancestor: metadata.ancestorTimeline, ancestor_lsn: formatLsn(metadata.ancestorLsn) },
+        "timeline created",
+      );
+      return { timeline, created: true };
+    } finally {
+      this.creating.delete(id);
+    }
+  }
+
+  private checkSameParameters(existing: Timeline, request: CreateTimelineRequest): Timeline {
+    const sameAncestor = (existing.ancestor?.timelineId ?? null) === (request.ancestorTimelineId ?? null);
+    const sameLsn =
+      request.ancestorStartLsn == null || request.ancestorTimelineId == null || alignLsn(request.ancestorStartLsn) === existing.ancestorLsn;
+    const sameVersion = request.pgVersion == null || request.pgVersion === existing.pgVersion;
+    if (!sameAncestor || !sameLsn || !sameVersion) {
+      throw new ConflictError(`timeline ${existing.timelineId} already exists with different parameters`, {
+        tenantId: this.tenantId,
+        timelineId: existing.timelineId,
+      });
+    }
+    return existing;
+  }
+
+  /** Neon's branch checks: ancestor active, LSN not below its branch point nor the GC cutoff. */
+  private async branchMetadata(request: CreateTimelineRequest): Promise<TimelineMetadata> {
+    const ancestor = this.getTimeline(request.ancestorTimelineId!);
+    if (ancestor.state.kind !== "Active") {
+      throw new UnavailableError(`ancestor timeline ${ancestor.timelineId} is not active (${ancestor.state.kind})`, {
+        tenantId: this.tenantId,
+        timelineId: ancestor.timelineId,
+      });
+    }
+    const startLsn = request.ancestorStartLsn == null ? ancestor.lastRecordLsn : alignLsn(request.ancestorStartLsn);
+    const context = { tenantId: this.tenantId, timelineId: ancestor.timelineId, lsn: formatLsn(startLsn) };
+    if (ancestor.ancestor !== null && startLsn < ancestor.ancestorLsn) {
+      throw new InvalidBranchLsnError(
+        `invalid start lsn ${formatLsn(startLsn)} for ancestor timeline ${ancestor.timelineId}: less than timeline ancestor lsn ${formatLsn(ancestor.ancestorLsn)}`,
+        context,
+      );
+    }
+    if (startLsn < ancestor.latestGcCutoffLsn && !ancestor.gc.hasLeaseAt(startLsn)) {
+      throw new InvalidBranchLsnError(
+        `invalid branch start lsn: less than latest GC cutoff ${formatLsn(ancestor.latestGcCutoffLsn)}`,
+        context,
+      );
+    }
+    const planned = ancestor.gc.plannedCutoff;
+    if (planned !== null && startLsn < planned && !ancestor.gc.hasLeaseAt(startLsn)) {
+      throw new InvalidBranchLsnError(`invalid branch start lsn: less than planned GC cutoff ${formatLsn(planned)}`, context);
+    }
+    if (startLsn < ancestor.initdbLsn) {
+      throw new InvalidBranchLsnError(
+        `invalid branch start lsn ${formatLsn(startLsn)}: below the ancestor's initdb LSN ${formatLsn(ancestor.initdbLsn)}`,
+        context,
+      );
+    }
+    await ancestor.waitLsn(startLsn, this.waitLsnTimeoutMs);
+    return {
+      ...initialMetadata({
+        ancestorTimeline: ancestor.timelineId,
+        ancestorLsn: startLsn,
+        startLsn,
+        initdbLsn: ancestor.initdbLsn,
+        pgVersion: request.pgVersion ?? ancestor.pgVersion,
+        latestGcCutoffLsn: startLsn,
+      }),
+      prevRecordLsn: startLsn === ancestor.lastRecordLsn ? ancestor.prevRecordLsn : null,
+    };
+  }
+
+  private async writeNewTimeline(timelineId: TimelineId, metadata: TimelineMetadata): Promise<Timeline> {
+    const finalDirectory = path.join(this.timelinesDirectory, timelineId);
+    const tempDirectory = `${finalDirectory}${TEMP_FILE_SUFFIX}`;
+    rmSync(tempDirectory, { recursive: true, force: true });
+    mkdirSync(tempDirectory, { recursive: true });
+    await saveMetadata(path.join(tempDirectory, METADATA_FILE_NAME), metadata);
+    renameSync(tempDirectory, finalDirectory);
+    await fsyncDirectory(this.timelinesDirectory);
+    return this.makeTimeline(timelineId, metadata, finalDirectory);
+  }
+
+  /** Deletes a timeline that has no children; its files go first, then its entry. */
+  async deleteTimeline(timelineId: TimelineId): Promise<void> {
+    const timeline = this.getTimeline(timelineId);
+    const children = this.children(timelineId);
+    if (children.length > 0) {
+      throw new PreconditionError(
+        `Cannot delete timeline which has child timelines: ${children.map((c) => c.timelineId).join(", ")}`,
+        { tenantId: this.tenantId, timelineId },
+      );
+    }
+    await this.ingestLoops.get(timelineId)?.stop();
+    this.ingestLoops.delete(timelineId);
+    await timeline.shutdown({ flush: false });
+    this.timelinesById.delete(timelineId);
+    const doomed = `${timeline.directory}${TEMP_FILE_SUFFIX}`;
+    renameSync(timeline.directory, doomed);
+    await fsyncDirectory(this.timelinesDirectory);
+    await rm(doomed, { recursive: true, force: true });
+    this.log.info({ timeline_id: timelineId }, "timeline deleted");
+  }
+
+  // --- WAL sources -------------------------------------------------------------------------
+
+  private makeSource(spec: WalSourceSpec): WalGenerator {
+    assert(spec.kind === "generator", "unknown WAL source kind");
+    return WalGenerator.fromJson(spec.params, parseLsn(spec.start_lsn));
+  }
+
+  /**
+   * Attaches a WAL source (replacing any) starting after the timeline's last_record_lsn, and
+   * persists it so a restart resumes it.
+   */
+  async attachWalSource(timelineId: TimelineId, request: { kind: "generator"; params: Record<string, unknown> }): Promise<IngestLoop> {
+    this.checkActive();
+    const timeline = this.getTimeline(timelineId);
+    const spec: WalSourceSpec = { ...request, start_lsn: formatLsn(timeline.lastRecordLsn) };
+    const source = this.makeSource(spec);
+    await this.ingestLoops.get(timelineId)?.stop();
+    await writeFileDurably(path.join(timeline.directory, WAL_SOURCE_FILE_NAME), `${JSON.stringify(spec, null, 2)}\n`);
+    const loop = new IngestLoop(timeline, source);
+    this.ingestLoops.set(timelineId, loop);
+    loop.start();
+    return loop;
+  }
+
+  async detachWalSource(timelineId: TimelineId): Promise<void> {
+    const timeline = this.getTimeline(timelineId);
+    await this.ingestLoops.get(timelineId)?.stop();
+    this.ingestLoops.delete(timelineId);
+    rmSync(path.join(timeline.directory, WAL_SOURCE_FILE_NAME), { force: true });
+  }
+
+  ingestLoop(timelineId: TimelineId): IngestLoop | undefined {
+    return this.ingestLoops.get(timelineId);
+  }
+
+  private resumeWalSource(timeline: Timeline): void {
+    const file = path.join(timeline.directory, WAL_SOURCE_FILE_NAME);
+    if (!existsSync(file)) return;
+    try {
+      const spec = JSON.parse(readFileSync(file, "utf8")) as WalSourceSpec;
+      const loop = new IngestLoop(timeline, this.makeSource(spec));
+      this.ingestLoops.set(timeline.timelineId, loop);
+      loop.start();
+    } catch (error) {
+      this.log.error({ err: error, timeline_id: timeline.timelineId }, "cannot resume WAL source");
+    }
+  }
+
+  // --- Config ------------------------------------------------------------------------------
+
+  /** Replaces every override (PUT). */
+  async setConfig(overrides: unknown): Promise<void> {
+    const tenantConf = parseTenantConfig(overrides);
+    await this.saveConf({ ...this.location, tenantConf });
+  }
+
+  /** Changes some overrides; null resets one (PATCH). */
+  async patchConfig(patch: Record<string, unknown>): Promise<void> {
+    const tenantConf = patchTenantConfig(this.location.tenantConf, patch);
+    await this.saveConf({ ...this.location, tenantConf });
+  }
+
+  private async saveConf(conf: LocationConf): Promise<void> {
+    const resolved = resolveTenantConfig(conf.tenantConf);
+    await saveLocationConf(path.join(this.directory, LOCATION_CONF_FILE_NAME), conf);
+    this.location = conf;
+    this.resolved = resolved;
+  }
+
+  // --- Shutdown ----------------------------------------------------------------------------
+
+  /** Stops ingest, then every timeline (children first); with `flush`, in-memory data is flushed. */
+  async shutdown(options: { flush: boolean }): Promise<void> {
+    if (this.stateValue.slug === "Stopping") return;
+    this.setState({ slug: "Stopping" });
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    await Promise.all([...this.ingestLoops.values()].map((loop) => loop.stop()));
+    this.ingestLoops.clear();
+    const ordered = this.timelines().sort((a, b) => depth(b) - depth(a));
+    await Promise.all(ordered.map((timeline) => timeline.shutdown(options)));
+  }
+}
+
+function depth(timeline: Timeline): number {
+  let d = 0;
+  for (let t = timeline.ancestor; t; t = t.ancestor) d++;
+  return d;
+}

@@ -1,0 +1,192 @@
+/**
+ * The tenants of one pageserver: loaded from `<workdir>/tenants/` at start-up, created and
+ * detached through location configs (Neon's `location_config`), deleted, shut down together.
+ *
+ * Generations come from a counter persisted in `<workdir>/generation` (there is no control plane
+ * to issue them): every attach takes the next value, so a tenant's generation only grows.
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import path from "node:path";
+import { CorruptionError, NotFoundError, PageserverError } from "../errors.ts";
+import { type Generation, type TenantId, asGeneration, isId } from "../ids.ts";
+import { TEMP_FILE_SUFFIX, fsyncDirectory, writeFileDurably } from "../io/durable_fs.ts";
+import type { LayerIo } from "../storage_layer/layer_file_reader.ts";
+import { type Logger, silentLogger } from "../util/logger.ts";
+import type { LocationMode } from "./location_conf.ts";
+import { Tenant } from "./tenant.ts";
+import { type TenantConfigKnobs, parseTenantConfig } from "./tenant_config.ts";
+
+export interface TenantManagerOptions {
+  readonly workdir: string;
+  readonly io: LayerIo;
+  readonly logger?: Logger;
+  readonly waitLsnTimeoutMs?: number;
+}
+
+export interface LocationRequest {
+  readonly mode: LocationMode;
+  readonly generation?: number | null;
+  readonly tenantConf?: unknown;
+}
+
+const GENERATION_FILE = "generation";
+
+export class TenantManager {
+  readonly workdir: string;
+  readonly io: LayerIo;
+  readonly log: Logger;
+  private readonly tenants = new Map<TenantId, Tenant>();
+  private readonly waitLsnTimeoutMs: number | undefined;
+  private generationCounter = 0;
+  /** Serialises operations per tenant (create/detach/delete must not interleave). */
+  private readonly locks = new Map<TenantId, Promise<unknown>>();
+
+  constructor(options: TenantManagerOptions) {
+    this.workdir = options.workdir;
+    this.io = options.io;
+    this.log = options.logger ?? silentLogger;
+    this.waitLsnTimeoutMs = options.waitLsnTimeoutMs;
+  }
+
+  get tenantsDirectory(): string {
+    return path.join(this.workdir, "tenants");
+  }
+
+  tenantDirectory(tenantId: TenantId): string {
+    return path.join(this.tenantsDirectory, tenantId);
+  }
+
+  /** Scans the tenants directory; a tenant that fails to load is Broken, not fatal. */
+  load(): void {
+    mkdirSync(this.tenantsDirectory, { recursive: true });
+    const counterFile = path.join(this.workdir, GENERATION_FILE);
+    if (existsSync(counterFile)) {
+      const value = Number(readFileSync(counterFile, "utf8").trim());
+      if (!Number.isInteger(value) || value < 0) throw new CorruptionError(`${counterFile} does not hold a generation`, { file: counterFile });
+      this.generationCounter = value;
+    }
+    for (const entry of readdirSync(this.tenantsDirectory)) {
+      const directory = path.join(this.tenantsDirectory, entry);
+      if (entry.endsWith(TEMP_FILE_SUFFIX)) {
+        rmSync(directory, { recursive: true, force: true });
+        continue;
+      }
+      if (!isId(entry)) {
+        this.log.warn({ entry }, "ignoring unexpected entry in tenants directory");
+        continue;
+      }
+      const tenantId = entry as TenantId;
+      const tenant = Tenant.load({
+        tenantId,
+        directory,
+        io: this.io,
+        logger: this.log,
+        ...(this.waitLsnTimeoutMs === undefined ? {} : { waitLsnTimeoutMs: this.waitLsnTimeoutMs }),
+      });
+      if (tenant.generation !== null && tenant.generation > this.generationCounter) this.generationCounter = tenant.generation;
+      this.tenants.set(tenantId, tenant);
+    }
+    this.log.info({ tenants: this.tenants.size }, "tenants loaded");
+  }
+
+  list(): Tenant[] {
+    return [...this.tenants.values()];
+  }
+
+  get(tenantId: TenantId): Tenant {
+    const tenant = this.tenants.get(tenantId);
+    if (!tenant) throw new NotFoundError(`tenant ${tenantId} not found`, { tenantId });
+    return tenant;
+  }
+
+  tryGet(tenantId: TenantId): Tenant | undefined {
+    return this.tenants.get(tenantId);
+  }
+
+  private async exclusive<T>(tenantId: TenantId, work: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(tenantId) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(work);
+    this.locks.set(tenantId, next);
+    try {
+      return await next;
+    } finally {
+      if (this.locks.get(tenantId) === next) this.locks.delete(tenantId);
+    }
+  }
+
+  /** The next generation, persisted before it is used. */
+  async nextGeneration(requested?: number | null): Promise<Generation> {
+    const next = Math.max(this.generationCounter + 1, requested ?? 0);
+    await writeFileDurably(path.join(this.workdir, GENERATION_FILE), `${next}\n`);
+    this.generationCounter = next;
+    return asGeneration(next);
+  }
+
+  /**
+   * Neon's location_config: AttachedSingle/Multi/Stale create the tenant if absent (with a new
+   * generation) or update its config; Detached removes it locally (idempotent). Secondary
+   * locations are not supported.
+   */
+  async setLocation(tenantId: TenantId, request: LocationRequest): Promise<Tenant | null> {
+    const tenantConf: TenantConfigKnobs = parseTenantConfig(request.tenantConf ?? {});
+    return this.exclusive(tenantId, async () => {
+      const existing = this.tenants.get(tenantId);
+      if (request.mode === "Detached") {
+        if (existing) await this.detachLocked(tenantId, existing);
+        return null;
+      }
+      if (request.mode === "Secondary") {
+        throw new PageserverError("PS_ERR_UNSUPPORTED", "Secondary locations are not supported by this pageserver", { tenantId });
+      }
+      if (existing) {
+        await existing.setConfig(tenantConf);
+        return existing;
+      }
+      const generation = await this.nextGeneration(request.generation);
+      const tenant = await Tenant.create({
+        tenantId,
+        directory: this.tenantDirectory(tenantId),
+        io: this.io,
+        conf: { mode: request.mode, generation, tenantConf },
+        logger: this.log,
+        ...(this.waitLsnTimeoutMs === undefined ? {} : { waitLsnTimeoutMs: this.waitLsnTimeoutMs }),
+      });
+      this.tenants.set(tenantId, tenant);
+      this.log.info({ tenant_id: tenantId, generation }, "tenant attached");
+      return tenant;
+    });
+  }
+
+  private async detachLocked(tenantId: TenantId, tenant: Tenant): Promise<void> {
+    await tenant.shutdown({ flush: true });
+    this.tenants.delete(tenantId);
+    await this.removeDirectory(tenantId);
+    this.log.info({ tenant_id: tenantId }, "tenant detached");
+  }
+
+  private async removeDirectory(tenantId: TenantId): Promise<void> {
+    const directory = this.tenantDirectory(tenantId);
+    if (!existsSync(directory)) return;
+    const doomed = `${directory}${TEMP_FILE_SUFFIX}`;
+    renameSync(directory, doomed);
+    await fsyncDirectory(this.tenantsDirectory);
+    await rm(doomed, { recursive: true, force: true });
+  }
+
+  /** Deletes a tenant and all its local data. */
+  async delete(tenantId: TenantId): Promise<void> {
+    await this.exclusive(tenantId, async () => {
+      const tenant = this.get(tenantId);
+      await tenant.shutdown({ flush: false });
+      this.tenants.delete(tenantId);
+      await this.removeDirectory(tenantId);
+      this.log.info({ tenant_id: tenantId }, "tenant deleted");
+    });
+  }
+
+  /** Shuts every tenant down (in parallel). */
+  async shutdown(options: { flush: boolean }): Promise<void> {
+    await Promise.all(this.list().map((tenant) => tenant.shutdown(options)));
+  }
+}

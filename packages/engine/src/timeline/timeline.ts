@@ -1,0 +1,525 @@
+/**
+ * A timeline: one branch of a tenant's history. It owns the layer map (historic layers on disk,
+ * frozen and open in-memory layers), the LSN marks, ingest, the flush of frozen layers to L0
+ * files, and reads through the read path (falling through to its ancestor at the branch LSN).
+ *
+ * LSN marks (all inclusive):
+ *
+ *     ancestor_lsn ≤ … disk_consistent_lsn ≤ last_record_lsn
+ *     [historic layers …)[frozen …)[open …)
+ *                        ^ disk_consistent_lsn + 1   (in-memory layers are contiguous from here)
+ *
+ * # Consistency
+ * Readers see each frozen layer until its L0 replaces it in the layer map, in one synchronous
+ * step (no await between the insert and the removal), so a read never sees a gap or a double.
+ *
+ * # Crash consistency
+ * `disk_consistent_lsn` advances (in memory and in `metadata.json`) only after the L0 file and its
+ * directory entry are fsynced. At load, layers above it ("future layers") are deleted: their WAL is
+ * ingested again from `disk_consistent_lsn + 1`.
+ *
+ * # Cancellation
+ * `shutdown()` stops ingest, optionally freezes and flushes, cancels background work through
+ * `cancel`, waits for it through `gate`, and rejects LSN waiters with ShuttingDownError.
+ */
+import { readdirSync, rmSync, statSync, unlinkSync } from "node:fs";
+import path from "node:path";
+import { assert } from "../assert.ts";
+import {
+  CorruptionError,
+  type ErrorContext,
+  InvalidArgumentError,
+  PageserverError,
+  ShuttingDownError,
+  UnavailableError,
+} from "../errors.ts";
+import type { Generation, TenantId, TimelineId } from "../ids.ts";
+import { isTempFileName } from "../io/durable_fs.ts";
+import { type Key, formatKey, isCompactKey } from "../key/key.ts";
+import { LayerMap } from "../layer_map/layer_map.ts";
+import { type Lsn, formatLsn } from "../lsn.ts";
+import { type GetVectoredResult, type ReadStats, getValue, getVectored } from "../read_path/get_vectored.ts";
+import { EPHEMERAL_FILE_PREFIX } from "../storage_layer/ephemeral_file.ts";
+import { InMemoryLayer } from "../storage_layer/inmemory_layer.ts";
+import type { LayerIo } from "../storage_layer/layer_file_reader.ts";
+import { compareLayerNames, parseLayerFileName, localLayerFileName, type LayerName } from "../storage_layer/layer_name.ts";
+import { PersistentLayer } from "../storage_layer/persistent_layer.ts";
+import type { TenantConfig } from "../tenant/tenant_config.ts";
+import { Gate } from "../util/gate.ts";
+import { type Logger, silentLogger } from "../util/logger.ts";
+import type { Value } from "../value/value.ts";
+import { GcInfo } from "./gc_info.ts";
+import { LsnWaiters } from "./lsn_waiters.ts";
+import { METADATA_FILE_NAME, type TimelineMetadata, saveMetadata } from "./metadata.ts";
+import { TimelineEvents } from "./timeline_events.ts";
+
+export type TimelineState =
+  | { readonly kind: "Loading" }
+  | { readonly kind: "Active" }
+  | { readonly kind: "Stopping" }
+  | { readonly kind: "Broken"; readonly reason: string };
+
+/** One value to ingest. */
+export interface IngestValue {
+  readonly key: Key;
+  readonly lsn: Lsn;
+  readonly value: Value;
+}
+
+export interface TimelineOptions {
+  readonly tenantId: TenantId;
+  readonly timelineId: TimelineId;
+  /** `<workdir>/tenants/<tenant>/timelines/<timeline>` */
+  readonly directory: string;
+  readonly io: LayerIo;
+  readonly generation: Generation;
+  readonly config: () => TenantConfig;
+  readonly ancestor: Timeline | null;
+  readonly metadata: TimelineMetadata;
+  readonly logger?: Logger;
+}
+
+/** Frozen layers waiting for their flush beyond which ingest waits (backpressure). */
+export const FROZEN_LAYERS_BACKPRESSURE = 4;
+const FLUSH_RETRY_DELAY_MS_MAX = 10_000;
+
+export class Timeline {
+  readonly tenantId: TenantId;
+  readonly timelineId: TimelineId;
+  readonly directory: string;
+  readonly io: LayerIo;
+  readonly generation: Generation;
+  readonly ancestor: Timeline | null;
+  readonly ancestorLsn: Lsn;
+  readonly initdbLsn: Lsn;
+  readonly pgVersion: number;
+  readonly layers = new LayerMap<PersistentLayer, InMemoryLayer>();
+  readonly events = new TimelineEvents();
+  readonly gc = new GcInfo();
+  readonly log: Logger;
+  private readonly configSource: () => TenantConfig;
+  private stateValue: TimelineState = { kind: "Loading" };
+
+  private lastRecord: Lsn;
+  private prevRecord: Lsn | null;
+  private diskConsistent: Lsn;
+  /** Where the next open layer starts: disk_consistent_lsn + 1, then each freeze LSN. */
+  private nextOpenLayerAt: Lsn;
+  private latestGcCutoff: Lsn;
+  private ephemeralSequence = 0;
+  private readonly lastRecordWaiters: LsnWaiters;
+  private flushing: Promise<void> | null = null;
+  private readonly flushWaiters: Array<{ lsn: Lsn; resolve: () => void; reject: (e: Error) => void }> = [];
+  readonly gate = new Gate();
+  readonly cancel = new AbortController();
+
+  constructor(options: TimelineOptions) {
+    const m = options.metadata;
+    this.tenantId = options.tenantId;
+    this.timelineId = options.timelineId;
+    this.directory = options.directory;
+    this.io = options.io;
+    this.generation = options.generation;
+    this.ancestor = options.ancestor;
+    this.ancestorLsn = m.ancestorLsn;
+    this.initdbLsn = m.initdbLsn;
+    this.pgVersion = m.pgVersion;
+    this.configSource = options.config;
+    this.log = (options.logger ?? silentLogger).child({ tenant_id: this.tenantId, timeline_id: this.timelineId });
+    this.diskConsistent = m.diskConsistentLsn;
+    this.lastRecord = m.diskConsistentLsn;
+    this.prevRecord = m.prevRecordLsn;
+    this.nextOpenLayerAt = (m.diskConsistentLsn + 1) as Lsn;
+    this.latestGcCutoff = m.latestGcCutoffLsn;
+    this.lastRecordWaiters = new LsnWaiters(m.diskConsistentLsn);
+    assert(options.ancestor === null || options.ancestor.timelineId === m.ancestorTimeline, "ancestor mismatch");
+  }
+
+  get state(): TimelineState {
+    return this.stateValue;
+  }
+
+  get config(): TenantConfig {
+    return this.configSource();
+  }
+
+  get lastRecordLsn(): Lsn {
+    return this.lastRecord;
+  }
+
+  get prevRecordLsn(): Lsn | null {
+    return this.prevRecord;
+  }
+
+  get diskConsistentLsn(): Lsn {
+    return this.diskConsistent;
+  }
+
+  get latestGcCutoffLsn(): Lsn {
+    return this.latestGcCutoff;
+  }
+
+  get metadataFile(): string {
+    return path.join(this.directory, METADATA_FILE_NAME);
+  }
+
+  /** The metadata as it would be persisted now. */
+  metadata(): TimelineMetadata {
+    return {
+      diskConsistentLsn: this.diskConsistent,
+      prevRecordLsn: this.diskConsistent === this.lastRecord ? this.prevRecord : null,
+      ancestorTimeline: this.ancestor?.timelineId ?? null,
+      ancestorLsn: this.ancestorLsn,
+      latestGcCutoffLsn: this.latestGcCutoff,
+      initdbLsn: this.initdbLsn,
+      pgVersion: this.pgVersion,
+    };
+  }
+
+  context(extra: ErrorContext = {}): ErrorContext {
+    return { tenantId: this.tenantId, timelineId: this.timelineId, ...extra };
+  }
+
+  setBroken(reason: string): void {
+    this.log.error({ reason }, "timeline is broken");
+    this.stateValue = { kind: "Broken", reason };
+    this.events.emitState(this.stateValue);
+  }
+
+  private setState(state: TimelineState): void {
+    this.stateValue = state;
+    this.events.emitState(state);
+  }
+
+  private checkReadable(): void {
+    const state = this.stateValue;
+    if (state.kind === "Broken") throw new UnavailableError(`timeline is broken: ${state.reason}`, this.context());
+    if (state.kind === "Stopping") throw new ShuttingDownError("timeline is shutting down", this.context());
+  }
+
+  // --- Loading -----------------------------------------------------------------------------
+
+  /**
+   * Builds the layer map from the timeline directory: removes temp and ephemeral files and
+   * future layers, checks every layer file's header, then activates.
+   */
+  loadLayers(): void {
+    const found: Array<{ name: LayerName; generation: Generation; file: string; size: number }> = [];
+    for (const entry of readdirSync(this.directory)) {
+      const file = path.join(this.directory, entry);
+      if (isTempFileName(entry) || entry.startsWith(EPHEMERAL_FILE_PREFIX)) {
+        rmSync(file, { force: true, recursive: true });
+        continue;
+      }
+      if (entry === METADATA_FILE_NAME) continue;
+      let parsed: ReturnType<typeof parseLayerFileName>;
+      try {
+        parsed = parseLayerFileName(entry);
+      } catch {
+        this.log.warn({ file: entry }, "ignoring unknown file in timeline directory");
+        continue;
+      }
+      const generation = parsed.generation === undefined ? null : parsed.generation;
+      if (parsed.name.lsnRange.end > this.diskConsistent + 1 && parsed.name.kind === "delta") {
+        this.log.info({ layer: entry }, "removing future layer above disk_consistent_lsn");
+        unlinkSync(file);
+        continue;
+      }
+      if (parsed.name.kind === "image" && parsed.name.lsnRange.start > this.diskConsistent) {
+        this.log.info({ layer: entry }, "removing future image layer above disk_consistent_lsn");
+        unlinkSync(file);
+        continue;
+      }
+      found.push({ name: parsed.name, generation, file, size: statSync(file).size });
+    }
+    found.sort((a, b) => compareLayerNames(a.name, b.name));
+    const batch = this.layers.batchUpdate();
+    for (const { name, generation, size } of found) {
+      const layer = new PersistentLayer({ io: this.io, directory: this.directory, name, generation, fileSize: size });
+      // Validate the header now: a damaged file makes the timeline Broken, not a wrong read later.
+      try {
+        layer.reader();
+      } finally {
+        layer.close();
+      }
+      batch.insert(layer);
+    }
+    batch.flush();
+    this.setState({ kind: "Active" });
+    this.log.info(
+      { layers: found.length, disk_consistent_lsn: formatLsn(this.diskConsistent) },
+      "timeline loaded",
+    );
+  }
+
+  /** Activates a timeline created empty (no layers yet). */
+  activate(): void {
+    this.setState({ kind: "Active" });
+  }
+
+  // --- Ingest ------------------------------------------------------------------------------
+
+  private openLayer(): InMemoryLayer {
+    const open = this.layers.openLayer;
+    if (open) return open;
+    const layer = new InMemoryLayer({
+      directory: this.directory,
+      tenantId: this.tenantId,
+      timelineId: this.timelineId,
+      lsnStart: this.nextOpenLayerAt,
+      sequence: this.ephemeralSequence++,
+    });
+    this.layers.setOpenLayer(layer);
+    return layer;
+  }
+
+  /**
+   * Ingests the values of a batch of WAL records and advances last_record_lsn to `endLsn` (the
+   * LSN of the last record). Every value's LSN must be above the current last_record_lsn and at
+   * most `endLsn`, non-decreasing.
+   */
+  ingest(values: readonly IngestValue[], endLsn: Lsn, prevLsn: Lsn | null = null): void {
+    if (this.stateValue.kind !== "Active") {
+      throw new UnavailableError(`cannot ingest: timeline is ${this.stateValue.kind}`, this.context());
+    }
+    if (endLsn <= this.lastRecord && values.length > 0) {
+      throw new InvalidArgumentError(
+        `WAL at ${formatLsn(endLsn)} is not above last_record_lsn ${formatLsn(this.lastRecord)}`,
+        this.context({ lsn: formatLsn(endLsn) }),
+      );
+    }
+    let previous = this.lastRecord;
+    for (const { key, lsn } of values) {
+      if (lsn <= this.lastRecord || lsn > endLsn || lsn < previous) {
+        throw new InvalidArgumentError(
+          `value LSN ${formatLsn(lsn)} out of order (last_record_lsn ${formatLsn(this.lastRecord)}, batch end ${formatLsn(endLsn)})`,
+          this.context({ key: formatKey(key), lsn: formatLsn(lsn) }),
+        );
+      }
+      if (!isCompactKey(key)) {
+        throw new InvalidArgumentError(`key ${formatKey(key)} is outside the compact key space`, this.context());
+      }
+      previous = lsn;
+    }
+    if (values.length > 0) {
+      const open = this.openLayer();
+      for (const { key, lsn, value } of values) open.put(key, lsn, value);
+    }
+    this.advanceLastRecordLsn(endLsn, prevLsn);
+    this.maybeRoll();
+  }
+
+  /** Moves last_record_lsn forward (WAL without values, e.g. a keepalive) and wakes waiters. */
+  advanceLastRecordLsn(lsn: Lsn, prevLsn: Lsn | null = null): void {
+    if (lsn <= this.lastRecord) return;
+    this.prevRecord = prevLsn ?? this.lastRecord;
+    this.lastRecord = lsn;
+    this.lastRecordWaiters.advance(lsn);
+    this.events.emitLsn(this);
+  }
+
+  /** Neon's should_roll: by size, LSN distance or age, never an empty layer. */
+  private shouldRoll(open: InMemoryLayer, nowMs: number): boolean {
+    if (open.valueCount === 0) return false;
+    const config = this.config;
+    return (
+      open.size >= config.checkpointDistanceBytes ||
+      this.lastRecord + 1 - open.lsnStart >= config.checkpointDistanceBytes ||
+      nowMs - open.createdAtMs >= config.checkpointTimeoutMs
+    );
+  }
+
+  private maybeRoll(nowMs = Date.now()): void {
+    const open = this.layers.openLayer;
+    if (open && this.shouldRoll(open, nowMs)) this.freezeOpenLayer();
+  }
+
+  /** The periodic check for checkpoint_timeout (ingest may have stopped). */
+  tick(nowMs = Date.now()): void {
+    if (this.stateValue.kind === "Active") this.maybeRoll(nowMs);
+  }
+
+  /** Freezes the open layer at last_record_lsn + 1 and starts the flush. */
+  freezeOpenLayer(): void {
+    const open = this.layers.openLayer;
+    if (!open || open.valueCount === 0) return;
+    const end = (this.lastRecord + 1) as Lsn;
+    open.freeze(end);
+    this.layers.freezeOpenLayer();
+    this.nextOpenLayerAt = end;
+    this.events.emitLayers(this);
+    this.startFlush();
+  }
+
+  get frozenLayerCount(): number {
+    return this.layers.frozenLayers.length;
+  }
+
+  /** Resolves when ingest may continue (fewer than FROZEN_LAYERS_BACKPRESSURE frozen layers). */
+  async waitForIngestCapacity(): Promise<void> {
+    while (this.frozenLayerCount >= FROZEN_LAYERS_BACKPRESSURE && this.stateValue.kind === "Active") {
+      const oldest = this.layers.frozenLayers[0]!;
+      await this.waitForDiskConsistent((oldest.lsnEnd - 1) as Lsn);
+    }
+  }
+
+  // --- Flush -------------------------------------------------------------------------------
+
+  private startFlush(): void {
+    if (this.flushing) return;
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = null;
+      // A freeze that raced with the end of the loop.
+      if (this.frozenLayerCount > 0 && !this.cancel.signal.aborted) this.startFlush();
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    let failures = 0;
+    while (this.layers.frozenLayers.length > 0 && !this.cancel.signal.aborted) {
+      const frozen = this.layers.frozenLayers[0]!;
+      try {
+        await this.gate.run(() => this.flushOne(frozen));
+        failures = 0;
+      } catch (error) {
+        if (this.cancel.signal.aborted) break;
+        failures++;
+        const delay = Math.min(FLUSH_RETRY_DELAY_MS_MAX, 100 * 2 ** failures);
+        this.log.error({ err: error, layer: frozen.toString(), retry_in_ms: delay }, "layer flush failed; retrying");
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  /** Writes one frozen layer as an L0, swaps it into the layer map, persists the new LSN. */
+  private async flushOne(frozen: InMemoryLayer): Promise<void> {
+    const started = performance.now();
+    const { summary } = await frozen.writeToDisk((name) => path.join(this.directory, localLayerFileName(name, this.generation)));
+    const layer = new PersistentLayer({
+      io: this.io,
+      directory: this.directory,
+      name: frozen.l0Name(),
+      generation: this.generation,
+      fileSize: summary.fileSize,
+    });
+    // The swap: one synchronous step, so readers see either the frozen layer or the L0.
+    const batch = this.layers.batchUpdate();
+    batch.insert(layer);
+    batch.flush();
+    this.layers.removeOldestFrozen(frozen);
+    frozen.delete();
+    const newDiskConsistent = (frozen.lsnEnd - 1) as Lsn;
+    this.diskConsistent = newDiskConsistent;
+    await saveMetadata(this.metadataFile, this.metadata());
+    const elapsedMs = performance.now() - started;
+    this.log.info(
+      { layer: layer.fileName, bytes: summary.fileSize, elapsed_ms: Math.round(elapsedMs) },
+      "flushed in-memory layer to L0",
+    );
+    this.events.emitFlush(this, layer, elapsedMs);
+    this.events.emitLayers(this);
+    this.wakeFlushWaiters();
+  }
+
+  private wakeFlushWaiters(): void {
+    for (let i = this.flushWaiters.length - 1; i >= 0; i--) {
+      const waiter = this.flushWaiters[i]!;
+      if (waiter.lsn <= this.diskConsistent) {
+        this.flushWaiters.splice(i, 1);
+        waiter.resolve();
+      }
+    }
+  }
+
+  /** Resolves once disk_consistent_lsn ≥ lsn. */
+  waitForDiskConsistent(lsn: Lsn): Promise<void> {
+    if (lsn <= this.diskConsistent) return Promise.resolve();
+    if (this.cancel.signal.aborted) return Promise.reject(new ShuttingDownError("timeline is shutting down", this.context()));
+    return new Promise((resolve, reject) => this.flushWaiters.push({ lsn, resolve, reject }));
+  }
+
+  /** Freezes the open layer and waits until everything ingested so far is on disk. */
+  async checkpoint(): Promise<void> {
+    this.checkReadable();
+    const target = this.lastRecord;
+    this.freezeOpenLayer();
+    await this.waitForDiskConsistent(target);
+  }
+
+  // --- Reads -------------------------------------------------------------------------------
+
+  /** Waits until last_record_lsn ≥ lsn, or times out with a TimeoutError naming the LSNs. */
+  waitLsn(lsn: Lsn, timeoutMs: number): Promise<void> {
+    this.checkReadable();
+    return this.lastRecordWaiters.wait(lsn, timeoutMs, this.context());
+  }
+
+  /** Reconstructs up to 32 keys at `lsn`; each key maps to its value or its error. */
+  getVectored(keys: readonly Key[], lsn: Lsn, stats?: ReadStats): Promise<GetVectoredResult> {
+    this.checkReadable();
+    return getVectored(this, keys, lsn, stats);
+  }
+
+  /** Reconstructs one key at `lsn`; throws its error. */
+  get(key: Key, lsn: Lsn, stats?: ReadStats): Promise<Buffer> {
+    this.checkReadable();
+    return getValue(this, key, lsn, stats);
+  }
+
+  // --- Layers ------------------------------------------------------------------------------
+
+  /** Sum of the sizes of the local layer files. */
+  physicalSize(): number {
+    let total = 0;
+    for (const layer of this.layers.historicLayers()) total += layer.fileSize;
+    return total;
+  }
+
+  /** Bytes held by in-memory layers (ephemeral files). */
+  ephemeralBytes(): number {
+    let total = this.layers.openLayer?.size ?? 0;
+    for (const frozen of this.layers.frozenLayers) total += frozen.size;
+    return total;
+  }
+
+  setLatestGcCutoff(lsn: Lsn): void {
+    assert(lsn >= this.latestGcCutoff, "GC cutoff moves only forward");
+    this.latestGcCutoff = lsn;
+  }
+
+  async persistMetadata(): Promise<void> {
+    await saveMetadata(this.metadataFile, this.metadata());
+  }
+
+  // --- Shutdown ----------------------------------------------------------------------------
+
+  /**
+   * Stops the timeline. With `flush`, freezes the open layer and waits for every frozen layer
+   * to reach disk first (graceful shutdown); without, in-memory data is dropped (it is re-ingested
+   * from the WAL). Afterwards nothing touches the timeline's files.
+   */
+  async shutdown(options: { flush: boolean }): Promise<void> {
+    if (this.stateValue.kind === "Stopping") return;
+    const wasActive = this.stateValue.kind === "Active";
+    if (options.flush && wasActive) {
+      try {
+        this.freezeOpenLayer();
+        await this.waitForDiskConsistent(this.lastRecord);
+      } catch (error) {
+        this.log.warn({ err: error }, "flush during shutdown failed");
+      }
+    }
+    this.setState({ kind: "Stopping" });
+    this.cancel.abort();
+    const stopping = new ShuttingDownError("timeline is shutting down", this.context());
+    this.lastRecordWaiters.close(stopping);
+    for (const waiter of this.flushWaiters.splice(0)) waiter.reject(stopping);
+    await this.flushing?.catch(() => {});
+    await this.gate.close();
+    this.layers.openLayer?.delete();
+    for (const frozen of this.layers.frozenLayers) frozen.delete();
+    for (const layer of this.layers.historicLayers()) layer.close();
+  }
+}
+
+export { PageserverError, CorruptionError };
