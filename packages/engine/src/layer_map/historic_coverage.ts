@@ -50,11 +50,15 @@ import type { KeyRange } from "../key/key_space.ts";
 import type { Lsn } from "../lsn.ts";
 import type { LayerName } from "../storage_layer/layer_name.ts";
 
-const NODE_SLOTS = 4;
-const LEFT = 0;
-const RIGHT = 1;
-const DELTA_TAG = 2;
-const IMAGE_TAG = 3;
+/** Children per node: 8 (three bits of the segment number per level). */
+const FANOUT_BITS = 3;
+const FANOUT = 1 << FANOUT_BITS;
+/** A node is FANOUT slots of (child, delta tag, image tag). */
+const SLOT_SIZE = 3;
+const CHILD = 0;
+const DELTA_TAG = 1;
+const IMAGE_TAG = 2;
+const NODE_SIZE = FANOUT * SLOT_SIZE;
 const NULL_NODE = 0;
 const NO_LAYER = -1;
 /** A key is three 48-bit numbers: 12 hex digits each. */
@@ -122,7 +126,8 @@ export class HistoricCoverage {
   private readonly boundaryNumbers: Float64Array;
   private readonly boundarySlots: Map<Key, number>;
   private readonly segmentCount: number;
-  private readonly depthMax: number;
+  /** Tree levels: FANOUT ** levels ≥ segmentCount. */
+  private readonly levels: number;
 
   // Layers by rank (coverage order), and the mapping to and from input indices.
   private rankCount = 0;
@@ -133,8 +138,8 @@ export class HistoricCoverage {
   private lastName: LayerName | null = null;
   private lsnEndMaxValue = 0;
 
-  // The node pool: NODE_SLOTS Int32 slots per node; node 0 is the null node.
-  private nodes = new Int32Array(NODE_SLOTS * 1024);
+  // The node pool: NODE_SIZE Int32 slots per node; node 0 is the null node.
+  private nodes = new Int32Array(NODE_SIZE * 256);
   private nodeCount = 1;
 
   // Versions: LSN starts (ascending) and their roots; nodes from versionNodeFloor on are unshared.
@@ -143,11 +148,10 @@ export class HistoricCoverage {
   private versionCount = 0;
   private versionNodeFloor = 1;
 
-  // One-entry caches of the hot path.
+  // One-entry caches of the hot path: the read path asks one key at many LSNs and many keys at
+  // one LSN.
   private cachedKey = "";
-  private cachedKeyHigh = 0;
-  private cachedKeyMiddle = 0;
-  private cachedKeyLow = 0;
+  private cachedSegment = -1;
   private cachedLsn = Number.NaN;
   private cachedRoot = NULL_NODE;
 
@@ -164,9 +168,13 @@ export class HistoricCoverage {
       this.boundarySlots.set(key, slot);
     }
     this.segmentCount = Math.max(0, boundaryKeys.length - 1);
-    this.depthMax = Math.ceil(Math.log2(Math.max(2, this.segmentCount))) + 1;
-    this.nodes[NULL_NODE * NODE_SLOTS + DELTA_TAG] = NO_LAYER;
-    this.nodes[NULL_NODE * NODE_SLOTS + IMAGE_TAG] = NO_LAYER;
+    let levels = 1;
+    while (FANOUT ** levels < this.segmentCount) levels++;
+    this.levels = levels;
+    for (let slot = 0; slot < FANOUT; slot++) {
+      this.nodes[slot * SLOT_SIZE + DELTA_TAG] = NO_LAYER;
+      this.nodes[slot * SLOT_SIZE + IMAGE_TAG] = NO_LAYER;
+    }
   }
 
   /** Builds the coverage of `names` (any order); queries answer with indices into `names`. */
@@ -196,6 +204,7 @@ export class HistoricCoverage {
   get memoryBytes(): number {
     return (
       this.nodes.byteLength +
+      this.boundaryNumbers.byteLength +
       this.versionLsn.byteLength +
       this.versionRoot.byteLength +
       this.rankLsnStart.byteLength +
@@ -203,6 +212,11 @@ export class HistoricCoverage {
       this.rankIndex.byteLength +
       this.indexRank.byteLength
     );
+  }
+
+  /** Nodes in the pool, the null node included (for tests and benchmarks). */
+  get nodesUsed(): number {
+    return this.nodeCount;
   }
 
   /**
@@ -254,13 +268,9 @@ export class HistoricCoverage {
     hit.image = NO_LAYER;
     const root = this.rootAt(lsn);
     if (root === NULL_NODE) return;
-    if (key !== this.cachedKey) this.decodeKey(key);
-    const high = this.cachedKeyHigh;
-    const middle = this.cachedKeyMiddle;
-    const low = this.cachedKeyLow;
-    if (!this.isAtOrAfter(0, high, middle, low)) return;
-    if (this.isAtOrAfter(this.segmentCount, high, middle, low)) return;
-    this.walk(root, high, middle, low, hit);
+    const segment = key === this.cachedKey ? this.cachedSegment : this.segmentOfKey(key);
+    if (segment < 0) return;
+    this.walk(root, segment, hit);
   }
 
   /**
@@ -274,7 +284,7 @@ export class HistoricCoverage {
     const first = this.segmentOf(range.start);
     const end = this.segmentEndOf(range.end);
     if (root !== NULL_NODE && first < end) {
-      this.collect(root, 0, this.segmentCount, first, end, NO_LAYER, NO_LAYER, collector);
+      this.collect(root, 0, 0, first, end, NO_LAYER, NO_LAYER, collector);
     }
     return collector.finish((rank) => (rank === NO_LAYER ? NO_LAYER : this.rankIndex[rank]!));
   }
@@ -295,16 +305,15 @@ export class HistoricCoverage {
     this.lastName = name;
     if (name.lsnRange.end > this.lsnEndMaxValue) this.lsnEndMaxValue = name.lsnRange.end;
     this.startVersionAt(name.lsnRange.start);
-    // One walk copies at most two paths plus the canonical nodes hanging off them.
-    const needed = (this.nodeCount + 4 * this.depthMax + 4) * NODE_SLOTS;
-    this.nodes = grownInt32(this.nodes, needed);
+    // One insertion copies at most the two boundary paths: two nodes per level.
+    this.nodes = grownInt32(this.nodes, (this.nodeCount + 2 * this.levels + 2) * NODE_SIZE);
     const from = this.boundarySlots.get(name.keyRange.start)!;
     const to = this.boundarySlots.get(name.keyRange.end)!;
     assert(from < to, "layer boundaries out of order");
     const tag = name.kind === "delta" ? DELTA_TAG : IMAGE_TAG;
     const last = this.versionCount - 1;
     const root = this.versionRoot[last]!;
-    this.versionRoot[last] = this.tagRange(root, 0, this.segmentCount, from, to, rank, tag);
+    this.versionRoot[last] = this.tagRange(root, 0, 0, from, to, rank, tag);
   }
 
   /** Opens a new version for `lsnStart` unless the newest one already has that LSN start. */
@@ -324,47 +333,55 @@ export class HistoricCoverage {
   private ownNode(node: number): number {
     if (node >= this.versionNodeFloor) return node;
     const copy = this.nodeCount++;
-    const nodes = this.nodes;
-    const from = node * NODE_SLOTS;
-    const to = copy * NODE_SLOTS;
-    nodes[to + LEFT] = nodes[from + LEFT]!;
-    nodes[to + RIGHT] = nodes[from + RIGHT]!;
-    nodes[to + DELTA_TAG] = nodes[from + DELTA_TAG]!;
-    nodes[to + IMAGE_TAG] = nodes[from + IMAGE_TAG]!;
+    this.nodes.copyWithin(copy * NODE_SIZE, node * NODE_SIZE, (node + 1) * NODE_SIZE);
     return copy;
   }
 
-  /** Tags segments [from, to) of the subtree `node` (segments [low, high)) with `rank`. */
+  /**
+   * Tags segments [from, to) below `node` (a node of `level` whose first segment is `low`) with
+   * `rank`; returns the node that replaces `node`.
+   */
   private tagRange(
     node: number,
+    level: number,
     low: number,
-    high: number,
     from: number,
     to: number,
     rank: number,
     tag: number,
   ): number {
     const own = this.ownNode(node);
-    const nodes = this.nodes;
-    const slot = own * NODE_SLOTS;
-    if (from <= low && high <= to) {
-      const current = nodes[slot + tag]!;
-      // Strictly higher lsn.end only: on a tie the earlier layer (smaller rank) stays.
-      if (current === NO_LAYER || this.rankLsnEnd[rank]! > this.rankLsnEnd[current]!) {
-        nodes[slot + tag] = rank;
+    const shift = FANOUT_BITS * (this.levels - 1 - level);
+    const width = 2 ** shift;
+    const first = Math.max(0, Math.floor((from - low) / width));
+    const last = Math.min(FANOUT - 1, Math.floor((to - 1 - low) / width));
+    for (let slot = first; slot <= last; slot++) {
+      const slotLow = low + slot * width;
+      const at = own * NODE_SIZE + slot * SLOT_SIZE;
+      if (from <= slotLow && slotLow + width <= to) {
+        this.raiseTag(at + tag, rank);
+      } else {
+        const child = this.tagRange(
+          this.nodes[at + CHILD]!,
+          level + 1,
+          slotLow,
+          from,
+          to,
+          rank,
+          tag,
+        );
+        this.nodes[at + CHILD] = child;
       }
-      return own;
-    }
-    const middle = (low + high) >>> 1;
-    if (from < middle) {
-      const left = this.tagRange(nodes[slot + LEFT]!, low, middle, from, to, rank, tag);
-      nodes[slot + LEFT] = left;
-    }
-    if (to > middle) {
-      const right = this.tagRange(nodes[slot + RIGHT]!, middle, high, from, to, rank, tag);
-      nodes[slot + RIGHT] = right;
     }
     return own;
+  }
+
+  /** Sets the tag at `position` to `rank` where that raises lsn.end strictly (ties: earlier). */
+  private raiseTag(position: number, rank: number): void {
+    const current = this.nodes[position]!;
+    if (current === NO_LAYER || this.rankLsnEnd[rank]! > this.rankLsnEnd[current]!) {
+      this.nodes[position] = rank;
+    }
   }
 
   /** The root of the newest version with LSN start ≤ lsn, or the null node. */
@@ -384,27 +401,42 @@ export class HistoricCoverage {
     return root;
   }
 
-  private decodeKey(key: Key): void {
+  /** The segment holding `key`, or -1 when no layer boundary lies on both sides of it. */
+  private segmentOfKey(key: Key): number {
     assert(key.length === 36, "a key is 36 hex digits");
-    this.cachedKeyHigh = keyPart(key, 0);
-    this.cachedKeyMiddle = keyPart(key, 12);
-    this.cachedKeyLow = keyPart(key, 24);
-    this.cachedKey = key;
-  }
-
-  /** Whether the decoded key is ≥ the boundary at `slot`. */
-  private isAtOrAfter(slot: number, high: number, middle: number, low: number): boolean {
+    const high = keyPart(key, 0);
+    const middle = keyPart(key, 12);
+    const low = keyPart(key, 24);
     const numbers = this.boundaryNumbers;
-    const at = slot * KEY_PARTS;
-    const boundaryHigh = numbers[at]!;
-    if (high !== boundaryHigh) return high > boundaryHigh;
-    const boundaryMiddle = numbers[at + 1]!;
-    if (middle !== boundaryMiddle) return middle > boundaryMiddle;
-    return low >= numbers[at + 2]!;
+    // The last boundary ≤ key, by binary search on the numbers.
+    let first = 0;
+    let count = this.boundaryKeys.length;
+    while (count > 0) {
+      const half = count >>> 1;
+      const at = (first + half) * KEY_PARTS;
+      const boundaryHigh = numbers[at]!;
+      const boundaryMiddle = numbers[at + 1]!;
+      const isAtOrBefore =
+        boundaryHigh !== high
+          ? boundaryHigh < high
+          : boundaryMiddle !== middle
+            ? boundaryMiddle < middle
+            : numbers[at + 2]! <= low;
+      if (isAtOrBefore) {
+        first += half + 1;
+        count -= half + 1;
+      } else {
+        count = half;
+      }
+    }
+    const segment = first - 1 < this.segmentCount ? first - 1 : -1;
+    this.cachedKey = key;
+    this.cachedSegment = segment;
+    return segment;
   }
 
-  /** Root-to-leaf walk for one key, keeping the best delta and image tag on the path. */
-  private walk(root: number, high: number, middle: number, low: number, hit: CoverageHit): void {
+  /** Root-to-leaf walk for one segment, keeping the best delta and image tag on the path. */
+  private walk(root: number, segment: number, hit: CoverageHit): void {
     const nodes = this.nodes;
     const lsnEnds = this.rankLsnEnd;
     let delta = NO_LAYER;
@@ -412,11 +444,9 @@ export class HistoricCoverage {
     let image = NO_LAYER;
     let imageEnd = -1;
     let node = root;
-    let segmentLow = 0;
-    let segmentHigh = this.segmentCount;
-    for (;;) {
-      const slot = node * NODE_SLOTS;
-      const deltaTag = nodes[slot + DELTA_TAG]!;
+    for (let shift = FANOUT_BITS * (this.levels - 1); shift >= 0; shift -= FANOUT_BITS) {
+      const at = node * NODE_SIZE + ((segment >>> shift) & (FANOUT - 1)) * SLOT_SIZE;
+      const deltaTag = nodes[at + DELTA_TAG]!;
       if (deltaTag >= 0) {
         const end = lsnEnds[deltaTag]!;
         if (end > deltaEnd || (end === deltaEnd && deltaTag < delta)) {
@@ -424,7 +454,7 @@ export class HistoricCoverage {
           deltaEnd = end;
         }
       }
-      const imageTag = nodes[slot + IMAGE_TAG]!;
+      const imageTag = nodes[at + IMAGE_TAG]!;
       if (imageTag >= 0) {
         const end = lsnEnds[imageTag]!;
         if (end > imageEnd || (end === imageEnd && imageTag < image)) {
@@ -432,15 +462,7 @@ export class HistoricCoverage {
           imageEnd = end;
         }
       }
-      if (segmentHigh - segmentLow === 1) break;
-      const split = (segmentLow + segmentHigh) >>> 1;
-      if (this.isAtOrAfter(split, high, middle, low)) {
-        node = nodes[slot + RIGHT]!;
-        segmentLow = split;
-      } else {
-        node = nodes[slot + LEFT]!;
-        segmentHigh = split;
-      }
+      node = nodes[at + CHILD]!;
       if (node === NULL_NODE) break;
     }
     hit.delta = delta === NO_LAYER ? NO_LAYER : this.rankIndex[delta]!;
@@ -457,29 +479,36 @@ export class HistoricCoverage {
     return candidate < best ? candidate : best;
   }
 
-  /** Emits the pieces of segments [from, to) below `node` (segments [low, high)). */
+  /**
+   * Emits the pieces of segments [from, to) below `node` (a node of `level` whose first segment
+   * is `low`), given the best tags above it.
+   */
   private collect(
     node: number,
+    level: number,
     low: number,
-    high: number,
     from: number,
     to: number,
     delta: number,
     image: number,
     collector: PieceCollector,
   ): void {
-    const slot = node * NODE_SLOTS;
-    delta = this.betterTag(this.nodes[slot + DELTA_TAG]!, delta);
-    image = this.betterTag(this.nodes[slot + IMAGE_TAG]!, image);
-    if (node === NULL_NODE || high - low === 1) {
-      collector.add(Math.max(low, from), Math.min(high, to), delta, image);
-      return;
+    const width = 2 ** (FANOUT_BITS * (this.levels - 1 - level));
+    const first = Math.max(0, Math.floor((from - low) / width));
+    const last = Math.min(FANOUT - 1, Math.floor((to - 1 - low) / width));
+    for (let slot = first; slot <= last; slot++) {
+      const slotLow = low + slot * width;
+      const at = node * NODE_SIZE + slot * SLOT_SIZE;
+      const slotDelta = this.betterTag(this.nodes[at + DELTA_TAG]!, delta);
+      const slotImage = this.betterTag(this.nodes[at + IMAGE_TAG]!, image);
+      const child = this.nodes[at + CHILD]!;
+      if (child === NULL_NODE) {
+        const pieceEnd = Math.min(slotLow + width, to);
+        collector.add(Math.max(slotLow, from), pieceEnd, slotDelta, slotImage);
+      } else {
+        this.collect(child, level + 1, slotLow, from, to, slotDelta, slotImage, collector);
+      }
     }
-    const middle = (low + high) >>> 1;
-    const left = this.nodes[slot + LEFT]!;
-    const right = this.nodes[slot + RIGHT]!;
-    if (from < middle) this.collect(left, low, middle, from, to, delta, image, collector);
-    if (to > middle) this.collect(right, middle, high, from, to, delta, image, collector);
   }
 
   /** The first segment that overlaps keys ≥ key (0 when key is before every boundary). */

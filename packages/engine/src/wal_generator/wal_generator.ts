@@ -236,14 +236,16 @@ export class WalGenerator implements WalSource {
       const heapStride = recordStride({ kind: "image", image: Buffer.alloc(BLCKSZ) });
       records.push({
         stride: heapStride,
-        apply: (m, lsn) => m.putRelationPageImage(write.table.rel, write.block, generatedPage(lsn, write.block, t)),
+        apply: (m, lsn) => m.at(lsn).putRelationPageImage(write.table.rel, write.block, generatedPage(lsn, write.block, t)),
       });
       if (write.table.mappedBlocks > 0) {
         const record: NeonWalRecord = { type: "ClearVisibilityMapFlags", newHeapBlkno: write.block, oldHeapBlkno: null, flags: 3 };
         records.push({
           stride: recordStride({ kind: "record", record }),
-          apply: (m) =>
-            m.putRelationWalRecord({ ...write.table.rel, forkNum: VISIBILITYMAP_FORKNUM }, heapBlockToMapBlock(write.block), record),
+          apply: (m, lsn) =>
+            m
+              .at(lsn)
+              .putRelationWalRecord({ ...write.table.rel, forkNum: VISIBILITYMAP_FORKNUM }, heapBlockToMapBlock(write.block), record),
         });
       }
     }
@@ -262,9 +264,8 @@ export class WalGenerator implements WalSource {
         if ((m.slruSegmentSize(SlruKind.Clog, segno) ?? 0) <= block) {
           m.at((lsn - LSN_ALIGNMENT) as Lsn);
           m.putSlruPageImage(SlruKind.Clog, segno, block, Buffer.alloc(BLCKSZ));
-          m.at(lsn);
         }
-        m.putSlruWalRecord(SlruKind.Clog, segno, block, commit);
+        m.at(lsn).putSlruWalRecord(SlruKind.Clog, segno, block, commit);
       },
     });
     return records;
@@ -310,8 +311,7 @@ export class WalGenerator implements WalSource {
       const records = this.transactionRecords(t);
       for (const [i, record] of records.entries()) {
         lsn = (lsn + record.stride) as Lsn;
-        m.at(lsn);
-        if (t === 0 && i === 0) this.setup(m);
+        if (t === 0 && i === 0) this.setup(m.at(lsn));
         record.apply(m, lsn);
       }
     }
