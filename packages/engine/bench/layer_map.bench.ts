@@ -7,11 +7,19 @@
  *     `uniform_query_pattern`. Neon reports about 82 ns per query for its persistent BST.
  *   - `layer_map/real_uniform_key_inside`: the same with Neon's exact pattern: the key after the
  *     image's key start and `endLsn` = image LSN - 1.
+ *   - `layer_map/real_read_path`: the read path's pattern on the same queries: search, then search
+ *     again at the returned floor, layer after layer, until an image layer; time per search.
+ *     Consecutive searches share the key, which the coverage caches.
  *   - `layer_map/synthetic_100k`: 100,000 layers shaped like a busy timeline (L0 flushes, L1
  *     compactions, periodic image layers over 2,000 key stripes), random (key, LSN) searches.
  *
  * Each result is one JSON line on stdout; the batch of queries runs several times and the median
  * time per query is reported (the best one too). `--quick` (or BENCH_QUICK=1) runs fewer rounds.
+ *
+ * Query keys are fresh strings allocated in query order, as Neon's `Vec<(Key, Lsn)>` holds its
+ * keys inline: a read path's key is hot in cache when it searches. Taking the key strings out of
+ * the parsed layer names instead scatters them over the heap and adds a cache miss per query,
+ * which on a small VM costs more than the search itself.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -26,6 +34,11 @@ const dataPath = path.resolve(
   import.meta.dirname,
   "../../../../shared/data/neon/odd-brook-layernames.txt",
 );
+
+/** A copy of the key in a new string (allocated now, next to the other queries). */
+function freshKey(key: Key): Key {
+  return Buffer.from(key, "hex").toString("hex") as Key;
+}
 
 interface Query {
   key: Key;
@@ -42,7 +55,10 @@ function buildMap(names: readonly LayerName[]): { map: LayerMap<HistoricLayerRef
 }
 
 /** The best of a few builds: the first one also pays for JIT warm-up. */
-function buildMapTimed(names: readonly LayerName[]): { map: LayerMap<HistoricLayerRef>; ms: number } {
+function buildMapTimed(names: readonly LayerName[]): {
+  map: LayerMap<HistoricLayerRef>;
+  ms: number;
+} {
   let best = buildMap(names);
   for (let i = 1; i < (quick ? 2 : 4); i++) {
     const next = buildMap(names);
@@ -83,7 +99,7 @@ function benchReal(): void {
   const { map, ms } = buildMapTimed(names);
   const images = [...map.historicLayers()].filter((layer) => layer.name.kind === "image");
   const atStart = images.map((layer) => ({
-    key: layer.name.keyRange.start,
+    key: freshKey(layer.name.keyRange.start),
     endLsn: layer.name.lsnRange.start,
   }));
   const inside = images.map((layer) => ({
@@ -105,6 +121,37 @@ function benchReal(): void {
       sink: sink % 1000,
     });
   }
+  const readPath = timeReadPath(map, atStart);
+  report("layer_map/real_read_path", {
+    value: Math.round(readPath.median * 10) / 10,
+    unit: "ns/search",
+    best_ns: Math.round(readPath.best * 10) / 10,
+    layers: names.length,
+    searches: readPath.searches,
+  });
+}
+
+/** Walks each query's key down the layers as the read path does; ns per search and searches. */
+function timeReadPath(map: LayerMap<HistoricLayerRef>, queries: readonly Query[]) {
+  const perSearch: number[] = [];
+  let searches = 0;
+  for (let round = 0; round < rounds + 2; round++) {
+    searches = 0;
+    const started = process.hrtime.bigint();
+    for (const query of queries) {
+      let endLsn = query.endLsn;
+      for (let depth = 0; depth < 64; depth++) {
+        const found = map.search(query.key, endLsn);
+        searches++;
+        if (found === null || found.layer.name.kind === "image") break;
+        endLsn = found.lsnFloor;
+      }
+    }
+    const elapsed = Number(process.hrtime.bigint() - started);
+    if (round >= 2) perSearch.push(elapsed / searches);
+  }
+  perSearch.sort((a, b) => a - b);
+  return { median: perSearch[perSearch.length >> 1]!, best: perSearch[0]!, searches };
 }
 
 /** A small seeded PRNG (mulberry32), so every run measures the same map and queries. */
@@ -135,7 +182,10 @@ function syntheticNames(count: number): LayerName[] {
   for (let epoch = 0; names.length < count; epoch++) {
     const base = epoch * 1000 + 1;
     for (let flush = 0; flush < 10; flush++) {
-      const lsnRange = { start: (base + flush * 100) as Lsn, end: (base + flush * 100 + 100) as Lsn };
+      const lsnRange = {
+        start: (base + flush * 100) as Lsn,
+        end: (base + flush * 100 + 100) as Lsn,
+      };
       names.push({ kind: "delta", keyRange: { start: KEY_MIN, end: KEY_MAX }, lsnRange });
     }
     const lsnRange = { start: base as Lsn, end: (base + 1000) as Lsn };
@@ -147,7 +197,11 @@ function syntheticNames(count: number): LayerName[] {
       const imageLsn = (base + 999) as Lsn;
       for (let stripe = 0; stripe < STRIPES; stripe++) {
         const keyRange = { start: stripeKey(stripe), end: stripeKey(stripe + 1) };
-        names.push({ kind: "image", keyRange, lsnRange: { start: imageLsn, end: (imageLsn + 1) as Lsn } });
+        names.push({
+          kind: "image",
+          keyRange,
+          lsnRange: { start: imageLsn, end: (imageLsn + 1) as Lsn },
+        });
       }
     }
   }
@@ -160,7 +214,8 @@ function benchSynthetic(): void {
   const next = random(1);
   const lsnMax = Math.max(...names.map((name) => name.lsnRange.end));
   const queries: Query[] = [];
-  for (let i = 0; i < 100_000; i++) {
+  // 10,000 queries: their keys and objects stay in cache, as Neon's (100 queries) do.
+  for (let i = 0; i < 10_000; i++) {
     const stripe = Math.floor(next() * STRIPES);
     const block = Math.floor(next() * BLOCKS_PER_STRIPE);
     const key = keyFromFields(0, 1663, 5, 16384 + (stripe >> 8), 0, (stripe & 255) * 1024 + block);

@@ -11,11 +11,11 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { generateTenantId, generateTimelineId } from "../src/ids.ts";
-import { type Lsn, formatLsn } from "../src/lsn.ts";
+import { formatLsn, type Lsn } from "../src/lsn.ts";
 import { BOOTSTRAP_INITDB_LSN } from "../src/tenant/tenant.ts";
 import { TenantManager } from "../src/tenant/tenant_manager.ts";
 import type { Timeline } from "../src/timeline/timeline.ts";
-import { WalGenerator, generatorParamsSchema } from "../src/wal_generator/wal_generator.ts";
+import { generatorParamsSchema, WalGenerator } from "../src/wal_generator/wal_generator.ts";
 import { GeneratorModel } from "./generator_model.ts";
 import { rng, seedFromEnv, tempDirectory, testIo } from "./helpers.ts";
 
@@ -23,8 +23,14 @@ const CHILD = path.join(import.meta.dirname, "fixtures", "ingest_child.ts");
 const ROUNDS = 20;
 const TRANSACTIONS = 12_000;
 
-function startChild(args: string[]): { child: ChildProcess; started: Promise<void>; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ["--import", "tsx", CHILD, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+function startChild(args: string[]): {
+  child: ChildProcess;
+  started: Promise<void>;
+  exited: Promise<number | null>;
+} {
+  const child = spawn(process.execPath, ["--import", "tsx", CHILD, ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const started = new Promise<void>((resolve) => {
     child.stdout!.on("data", (chunk: Buffer) => {
       if (chunk.toString().includes("started")) resolve();
@@ -37,12 +43,18 @@ function startChild(args: string[]): { child: ChildProcess; started: Promise<voi
 function findTempFiles(directory: string): string[] {
   const found: string[] = [];
   for (const entry of readdirSync(directory, { withFileTypes: true, recursive: true })) {
-    if (entry.name.endsWith("___temp") || entry.name.startsWith("ephemeral-")) found.push(entry.name);
+    if (entry.name.endsWith("___temp") || entry.name.startsWith("ephemeral-"))
+      found.push(entry.name);
   }
   return found;
 }
 
-async function checkTimeline(timeline: Timeline, model: GeneratorModel, random: () => number, seed: number): Promise<number> {
+async function checkTimeline(
+  timeline: Timeline,
+  model: GeneratorModel,
+  random: () => number,
+  seed: number,
+): Promise<number> {
   const dcl = timeline.diskConsistentLsn;
   model.advanceTo(Math.max(0, model.generator.firstTransactionAfter(dcl)));
   let checked = 0;
@@ -71,14 +83,25 @@ async function checkTimeline(timeline: Timeline, model: GeneratorModel, random: 
   return checked;
 }
 
-test("SIGKILL during ingest loses nothing at or below disk_consistent_lsn", { timeout: 600_000 }, async () => {
+test("SIGKILL during ingest loses nothing at or below disk_consistent_lsn", {
+  timeout: 600_000,
+}, async () => {
   const seed = seedFromEnv();
   const random = rng(seed);
   using dir = tempDirectory("crash-test-");
   const tenantId = generateTenantId();
   const timelineId = generateTimelineId();
-  const params = { seed, workload: "hot-cold", size: 300, rate: 3000, transactions: TRANSACTIONS, start_time_ms: 1_700_000_000_000 };
-  const model = new GeneratorModel(new WalGenerator(generatorParamsSchema.parse(params), BOOTSTRAP_INITDB_LSN));
+  const params = {
+    seed,
+    workload: "hot-cold",
+    size: 300,
+    rate: 3000,
+    transactions: TRANSACTIONS,
+    start_time_ms: 1_700_000_000_000,
+  };
+  const model = new GeneratorModel(
+    new WalGenerator(generatorParamsSchema.parse(params), BOOTSTRAP_INITDB_LSN),
+  );
   const args = [dir.path, tenantId, timelineId, JSON.stringify(params)];
   let previousDcl = 0;
   for (let round = 0; round < ROUNDS; round++) {
@@ -90,9 +113,16 @@ test("SIGKILL during ingest loses nothing at or below disk_consistent_lsn", { ti
 
     const manager = new TenantManager({ workdir: dir.path, io: testIo(128, 16) });
     manager.load();
-    assert.deepEqual(findTempFiles(dir.path), [], `seed ${seed}: temp or ephemeral files remain after load`);
+    assert.deepEqual(
+      findTempFiles(dir.path),
+      [],
+      `seed ${seed}: temp or ephemeral files remain after load`,
+    );
     const timeline = manager.get(tenantId).getTimeline(timelineId);
-    assert.ok(timeline.diskConsistentLsn >= previousDcl, `seed ${seed}: disk_consistent_lsn went backwards`);
+    assert.ok(
+      timeline.diskConsistentLsn >= previousDcl,
+      `seed ${seed}: disk_consistent_lsn went backwards`,
+    );
     previousDcl = timeline.diskConsistentLsn;
     await checkTimeline(timeline, model, random, seed);
     await manager.shutdown({ flush: false });

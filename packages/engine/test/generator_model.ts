@@ -3,12 +3,13 @@
  * version list per key, reconstructed with the engine's redo (this model checks storage and
  * recovery, not redo, which has its own tests).
  */
+
+import { DatadirState } from "../src/datadir/datadir_modification.ts";
 import type { Key } from "../src/key/key.ts";
 import type { Lsn } from "../src/lsn.ts";
-import { type RedoRecord, applyRecords } from "../src/redo/walredo.ts";
+import { applyRecords, type RedoRecord } from "../src/redo/walredo.ts";
 import type { Value } from "../src/value/value.ts";
 import { valueWillInit } from "../src/value/value.ts";
-import { DatadirState } from "../src/datadir/datadir_modification.ts";
 import type { WalGenerator } from "../src/wal_generator/wal_generator.ts";
 
 export class GeneratorModel {
@@ -48,7 +49,9 @@ export class GeneratorModel {
       const { lsn: at, value } = list[j]!;
       if (value.kind === "image") {
         records.reverse();
-        return records.length === 0 ? Buffer.from(value.image) : applyRecords(key, lsn, value.image, records);
+        return records.length === 0
+          ? Buffer.from(value.image)
+          : applyRecords(key, lsn, value.image, records);
       }
       records.push({ lsn: at, record: value.record });
       if (valueWillInit(value)) {

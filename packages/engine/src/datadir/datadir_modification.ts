@@ -13,26 +13,31 @@ import {
   type Key,
   relBlockKey,
   relDirKey,
-  relSizeKey,
   relmapFileKey,
+  relSizeKey,
   slruBlockKey,
   slruDirKey,
   slruSegmentSizeKey,
 } from "../key/key.ts";
-import { type RelTag, SlruKind, formatRelTag } from "../key/rel_tag.ts";
+import { formatRelTag, type RelTag, SlruKind } from "../key/rel_tag.ts";
 import type { Lsn } from "../lsn.ts";
 import type { IngestValue } from "../timeline/timeline.ts";
-import { type NeonWalRecord, type Value, imageValue, recordValue } from "../value/value.ts";
-import { encodeBlockCount, encodeDbDir, encodeRelDir, encodeSlruDir } from "./directory_encoding.ts";
+import { imageValue, type NeonWalRecord, recordValue, type Value } from "../value/value.ts";
 import {
-  type ValueSource,
   getOptional,
   listDatabases,
   listRelations,
   listSlruSegments,
   relationSize,
   slruSegmentSize,
+  type ValueSource,
 } from "./datadir_reader.ts";
+import {
+  encodeBlockCount,
+  encodeDbDir,
+  encodeRelDir,
+  encodeSlruDir,
+} from "./directory_encoding.ts";
 
 function dbId(spcNode: number, dbNode: number): string {
   return `${spcNode}/${dbNode}`;
@@ -109,7 +114,8 @@ export class DatadirModification {
 
   putDatabaseCreation(spcNode: number, dbNode: number, relmap: Buffer | null): void {
     const id = dbId(spcNode, dbNode);
-    if (this.state.databases.has(id)) throw new InvalidArgumentError(`database ${id} exists already`);
+    if (this.state.databases.has(id))
+      throw new InvalidArgumentError(`database ${id} exists already`);
     this.state.databases.set(id, { spcNode, dbNode, hasRelmap: relmap !== null });
     this.state.relations.set(id, new Map());
     this.put(DBDIR_KEY, imageValue(encodeDbDir([...this.state.databases.values()])));
@@ -119,21 +125,25 @@ export class DatadirModification {
 
   private relationsOf(rel: RelTag): Map<string, RelTag> {
     const rels = this.state.relations.get(dbId(rel.spcNode, rel.dbNode));
-    if (!rels) throw new InvalidArgumentError(`relation ${formatRelTag(rel)}: its database does not exist`);
+    if (!rels)
+      throw new InvalidArgumentError(`relation ${formatRelTag(rel)}: its database does not exist`);
     return rels;
   }
 
   private putRelDir(rel: RelTag, rels: Map<string, RelTag>): void {
     this.put(
       relDirKey(rel.spcNode, rel.dbNode),
-      imageValue(encodeRelDir([...rels.values()].map((r) => ({ relNode: r.relNode, forkNum: r.forkNum })))),
+      imageValue(
+        encodeRelDir([...rels.values()].map((r) => ({ relNode: r.relNode, forkNum: r.forkNum }))),
+      ),
     );
   }
 
   putRelationCreation(rel: RelTag, nblocks = 0): void {
     const rels = this.relationsOf(rel);
     const id = `${rel.relNode}/${rel.forkNum}`;
-    if (rels.has(id)) throw new InvalidArgumentError(`relation ${formatRelTag(rel)} exists already`);
+    if (rels.has(id))
+      throw new InvalidArgumentError(`relation ${formatRelTag(rel)} exists already`);
     rels.set(id, rel);
     this.putRelDir(rel, rels);
     this.setRelationSize(rel, nblocks);
@@ -153,13 +163,17 @@ export class DatadirModification {
 
   /** Sets the size, as a truncation or an explicit extension does. */
   putRelationSize(rel: RelTag, nblocks: number): void {
-    if (this.state.relationSize(rel) === undefined) throw new InvalidArgumentError(`relation ${formatRelTag(rel)} does not exist`);
+    if (this.state.relationSize(rel) === undefined)
+      throw new InvalidArgumentError(`relation ${formatRelTag(rel)} does not exist`);
     this.setRelationSize(rel, nblocks);
   }
 
   private extendTo(rel: RelTag, block: number): void {
     const size = this.state.relationSize(rel);
-    if (size === undefined) throw new InvalidArgumentError(`write to relation ${formatRelTag(rel)}, which does not exist`);
+    if (size === undefined)
+      throw new InvalidArgumentError(
+        `write to relation ${formatRelTag(rel)}, which does not exist`,
+      );
     if (block >= size) this.setRelationSize(rel, block + 1);
   }
 
@@ -177,7 +191,8 @@ export class DatadirModification {
 
   putSlruSegmentCreation(kind: SlruKind, segno: number, nblocks: number): void {
     const segments = this.state.slruSegments.get(kind)!;
-    if (segments.has(segno)) throw new InvalidArgumentError(`SLRU segment ${kind}/${segno} exists already`);
+    if (segments.has(segno))
+      throw new InvalidArgumentError(`SLRU segment ${kind}/${segno} exists already`);
     segments.set(segno, nblocks);
     this.put(slruDirKey(kind), imageValue(encodeSlruDir([...segments.keys()])));
     this.put(slruSegmentSizeKey(kind, segno), imageValue(encodeBlockCount(nblocks)));
@@ -198,7 +213,9 @@ export class DatadirModification {
   putSlruWalRecord(kind: SlruKind, segno: number, block: number, record: NeonWalRecord): void {
     const size = this.state.slruSegments.get(kind)!.get(segno);
     if (size === undefined || block >= size) {
-      throw new InvalidArgumentError(`SLRU record for ${kind}/${segno} block ${block}, which does not exist`);
+      throw new InvalidArgumentError(
+        `SLRU record for ${kind}/${segno} block ${block}, which does not exist`,
+      );
     }
     this.put(slruBlockKey(kind, segno, block), recordValue(record));
   }

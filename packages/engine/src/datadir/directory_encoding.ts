@@ -28,10 +28,14 @@ function writeLength(buffer: Buffer, count: number): void {
 }
 
 function readLength(buffer: Buffer, entrySize: number, what: string): number {
-  if (buffer.length < 8) throw new CorruptionError(`${what}: ${buffer.length} bytes, too short`, {});
+  if (buffer.length < 8)
+    throw new CorruptionError(`${what}: ${buffer.length} bytes, too short`, {});
   const count = buffer.readUInt32BE(4);
   if (buffer.readUInt32BE(0) !== 0 || buffer.length !== 8 + count * entrySize) {
-    throw new CorruptionError(`${what}: length ${buffer.length} does not match ${count} entries`, {});
+    throw new CorruptionError(
+      `${what}: length ${buffer.length} does not match ${count} entries`,
+      {},
+    );
   }
   return count;
 }
@@ -103,6 +107,7 @@ export function encodeBlockCount(nblocks: number): Buffer {
 }
 
 export function decodeBlockCount(buffer: Buffer): number {
-  if (buffer.length !== 4) throw new CorruptionError(`block count value of ${buffer.length} bytes, expected 4`, {});
+  if (buffer.length !== 4)
+    throw new CorruptionError(`block count value of ${buffer.length} bytes, expected 4`, {});
   return buffer.readUInt32LE(0);
 }

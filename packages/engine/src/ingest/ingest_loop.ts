@@ -4,7 +4,7 @@
  * (records, bytes, LSN) is kept for status, metrics and the console.
  */
 import { ShuttingDownError } from "../errors.ts";
-import { type Lsn, formatLsn } from "../lsn.ts";
+import { formatLsn, type Lsn } from "../lsn.ts";
 import type { Timeline } from "../timeline/timeline.ts";
 import type { WalSource } from "./wal_source.ts";
 
@@ -26,7 +26,11 @@ export interface IngestStats {
 }
 
 /** Process-wide counters, read by the metrics. */
-export const ingestStats: IngestStats = { recordsReceived: 0, bytesReceived: 0, valuesCommitted: 0 };
+export const ingestStats: IngestStats = {
+  recordsReceived: 0,
+  bytesReceived: 0,
+  valuesCommitted: 0,
+};
 
 export class IngestLoop {
   readonly source: WalSource;
@@ -82,7 +86,11 @@ export class IngestLoop {
       this.progress.state = "failed";
       this.progress.error = (error as Error).message;
       timeline.log.error(
-        { err: error, last_record_lsn: formatLsn(timeline.lastRecordLsn), source: this.source.description },
+        {
+          err: error,
+          last_record_lsn: formatLsn(timeline.lastRecordLsn),
+          source: this.source.description,
+        },
         "WAL ingest failed",
       );
     }

@@ -33,7 +33,12 @@ import { assert } from "../assert.ts";
 import { KEY_MAX, KEY_MIN, type Key } from "../key/key.ts";
 import type { KeyRange } from "../key/key_space.ts";
 import { LSN_MAX, type Lsn, type LsnRange } from "../lsn.ts";
-import { isL0Name, type LayerName, parseLayerFileName } from "../storage_layer/layer_name.ts";
+import {
+  formatLayerName,
+  isL0Name,
+  type LayerName,
+  parseLayerFileName,
+} from "../storage_layer/layer_name.ts";
 import { type CoverageHit, compareCoverageOrder, HistoricCoverage } from "./historic_coverage.ts";
 import { getVisibility, type VisibilityResult } from "./visibility.ts";
 
@@ -77,6 +82,11 @@ function layerIdentity(name: LayerName): string {
   return `${name.kind}${keyRange.start}${keyRange.end}${lsnRange.start}-${lsnRange.end}`;
 }
 
+/** An assertion naming the layer, its message built only when it fails. */
+function assertLayer(condition: boolean, name: LayerName, problem: string): void {
+  if (!condition) assert(false, `layer ${formatLayerName(name)} ${problem}`);
+}
+
 function compareLayers(a: HistoricLayerRef, b: HistoricLayerRef): number {
   return compareCoverageOrder(a.name, b.name);
 }
@@ -116,13 +126,13 @@ export class LayerMap<L extends HistoricLayerRef, I extends InMemoryLayerRef = I
       insert: (layer: L) => {
         assert(!flushed, "insert into a flushed batch");
         const identity = layerIdentity(layer.name);
-        assert(!isPresent(identity), `layer ${identity} is already in the layer map`);
+        assertLayer(!isPresent(identity), layer.name, "is already in the layer map");
         overlay.set(identity, layer);
       },
       remove: (layer: L) => {
         assert(!flushed, "remove from a flushed batch");
         const identity = layerIdentity(layer.name);
-        assert(isPresent(identity), `layer ${identity} is not in the layer map`);
+        assertLayer(isPresent(identity), layer.name, "is not in the layer map");
         if (this.layersByIdentity.has(identity)) overlay.set(identity, null);
         else overlay.delete(identity);
       },

@@ -15,14 +15,18 @@
 import { assert } from "../assert.ts";
 import { MissingKeyError, type PageserverError, WalRedoError } from "../errors.ts";
 import type { TenantId, TimelineId } from "../ids.ts";
-import { type Key, formatKey, isInherited } from "../key/key.ts";
+import { formatKey, isInherited, type Key } from "../key/key.ts";
 import type { LayerMap } from "../layer_map/layer_map.ts";
-import { ANCESTOR_DEPTH_MAX, GET_VECTORED_KEYS_MAX, REDO_RECORDS_PER_VALUE_MAX } from "../limits.ts";
-import { type Lsn, formatLsn } from "../lsn.ts";
-import { type RedoRecord, applyRecords } from "../redo/walredo.ts";
+import {
+  ANCESTOR_DEPTH_MAX,
+  GET_VECTORED_KEYS_MAX,
+  REDO_RECORDS_PER_VALUE_MAX,
+} from "../limits.ts";
+import { formatLsn, type Lsn } from "../lsn.ts";
+import { applyRecords, type RedoRecord } from "../redo/walredo.ts";
 import type { InMemoryLayer } from "../storage_layer/inmemory_layer.ts";
 import type { PersistentLayer } from "../storage_layer/persistent_layer.ts";
-import { type NeonWalRecord, ValueTag, decodeValue } from "../value/value.ts";
+import { decodeValue, type NeonWalRecord, ValueTag } from "../value/value.ts";
 
 /** What the read path needs of a timeline. */
 export interface ReadableTimeline {
@@ -73,7 +77,9 @@ class KeyRead {
     this.records.push({ lsn, record });
     if ((record.type === "Postgres" || record.type === "Test") && record.willInit) this.done = true;
     if (this.records.length > REDO_RECORDS_PER_VALUE_MAX) {
-      throw new WalRedoError(`more than ${REDO_RECORDS_PER_VALUE_MAX} records to apply`, { key: formatKey(this.key) });
+      throw new WalRedoError(`more than ${REDO_RECORDS_PER_VALUE_MAX} records to apply`, {
+        key: formatKey(this.key),
+      });
     }
   }
 }
@@ -84,17 +90,25 @@ interface Visit {
 }
 
 function missing(read: KeyRead, requestLsn: Lsn, why: string): MissingKeyError {
-  return new MissingKeyError(`could not find data for key ${formatKey(read.key)} at LSN ${formatLsn(requestLsn)}: ${why}`, {
-    tenantId: read.timeline.tenantId,
-    timelineId: read.timeline.timelineId,
-    key: formatKey(read.key),
-    lsn: formatLsn(requestLsn),
-  });
+  return new MissingKeyError(
+    `could not find data for key ${formatKey(read.key)} at LSN ${formatLsn(requestLsn)}: ${why}`,
+    {
+      tenantId: read.timeline.tenantId,
+      timelineId: read.timeline.timelineId,
+      key: formatKey(read.key),
+      lsn: formatLsn(requestLsn),
+    },
+  );
 }
 
 /** The value of a key whose walk is over, or why there is none. */
-function finish(read: KeyRead, requestLsn: Lsn, stats: ReadStats | undefined): Buffer | PageserverError {
-  if (read.absent && read.records.length === 0) return missing(read, requestLsn, "not in the covering image layer");
+function finish(
+  read: KeyRead,
+  requestLsn: Lsn,
+  stats: ReadStats | undefined,
+): Buffer | PageserverError {
+  if (read.absent && read.records.length === 0)
+    return missing(read, requestLsn, "not in the covering image layer");
   if (read.records.length === 0) {
     return read.image ?? missing(read, requestLsn, "no layer holds it");
   }
@@ -113,7 +127,11 @@ function finish(read: KeyRead, requestLsn: Lsn, stats: ReadStats | undefined): B
 }
 
 /** Reads one historic layer's versions for the keys sent to it. */
-function visitPersistent(layer: PersistentLayer, visits: Visit[], stats: ReadStats | undefined): void {
+function visitPersistent(
+  layer: PersistentLayer,
+  visits: Visit[],
+  stats: ReadStats | undefined,
+): void {
   const reader = layer.reader();
   const found: number[] = [];
   for (const { read, floor } of visits) {
@@ -158,7 +176,8 @@ function route(pending: KeyRead[]): Map<PersistentLayer | InMemoryLayer, Visit[]
   const byLayer = new Map<PersistentLayer | InMemoryLayer, Visit[]>();
   for (const read of pending) {
     let found = read.timeline.layers.search(read.key, read.end);
-    while (found === null && fallThrough(read)) found = read.timeline.layers.search(read.key, read.end);
+    while (found === null && fallThrough(read))
+      found = read.timeline.layers.search(read.key, read.end);
     if (found === null) {
       read.done = true;
       continue;
@@ -184,7 +203,10 @@ export async function getVectored(
   lsn: Lsn,
   stats?: ReadStats,
 ): Promise<GetVectoredResult> {
-  assert(keys.length <= GET_VECTORED_KEYS_MAX, `at most ${GET_VECTORED_KEYS_MAX} keys per vectored read`);
+  assert(
+    keys.length <= GET_VECTORED_KEYS_MAX,
+    `at most ${GET_VECTORED_KEYS_MAX} keys per vectored read`,
+  );
   const reads = keys.map((key) => new KeyRead(key, (lsn + 1) as Lsn, timeline));
   const failed = new Map<Key, PageserverError>();
   let pending = reads;
@@ -215,7 +237,12 @@ export async function getVectored(
 }
 
 /** Reconstructs one key; throws its error. */
-export async function getValue(timeline: ReadableTimeline, key: Key, lsn: Lsn, stats?: ReadStats): Promise<Buffer> {
+export async function getValue(
+  timeline: ReadableTimeline,
+  key: Key,
+  lsn: Lsn,
+  stats?: ReadStats,
+): Promise<Buffer> {
   const value = (await getVectored(timeline, [key], lsn, stats)).get(key)!;
   if (value instanceof Error) throw value;
   return value;

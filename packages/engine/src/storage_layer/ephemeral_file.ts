@@ -27,7 +27,11 @@ export class EphemeralFile {
     try {
       this.fd = openSync(path, "w+");
     } catch (error) {
-      throw new StorageIoError(`cannot create ${path}: ${(error as Error).message}`, { file: path }, error);
+      throw new StorageIoError(
+        `cannot create ${path}: ${(error as Error).message}`,
+        { file: path },
+        error,
+      );
     }
   }
 
@@ -39,9 +43,14 @@ export class EphemeralFile {
     assert(this.fd !== null, "ephemeral file is closed");
     let done = start;
     try {
-      while (done < end) done += writeSync(this.fd, bytes, done, end - done, this.flushed + done - start);
+      while (done < end)
+        done += writeSync(this.fd, bytes, done, end - done, this.flushed + done - start);
     } catch (error) {
-      throw new StorageIoError(`write to ${this.path} failed: ${(error as Error).message}`, { file: this.path }, error);
+      throw new StorageIoError(
+        `write to ${this.path} failed: ${(error as Error).message}`,
+        { file: this.path },
+        error,
+      );
     }
     this.flushed += end - start;
   }
@@ -80,14 +89,16 @@ export class EphemeralFile {
   /** Reads `length` bytes at `offset` (a fresh buffer, or a view of `into`). */
   read(offset: number, length: number, into?: Buffer): Buffer {
     assert(offset + length <= this.size, "ephemeral read past the end");
-    const out = into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
+    const out =
+      into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
     let done = 0;
     if (offset < this.flushed) {
       assert(this.fd !== null, "ephemeral file is closed");
       const fromFile = Math.min(length, this.flushed - offset);
       while (done < fromFile) {
         const n = readSync(this.fd, out, done, fromFile - done, offset + done);
-        if (n === 0) throw new StorageIoError(`unexpected end of ${this.path}`, { file: this.path });
+        if (n === 0)
+          throw new StorageIoError(`unexpected end of ${this.path}`, { file: this.path });
         done += n;
       }
     }

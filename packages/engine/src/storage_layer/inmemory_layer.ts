@@ -15,15 +15,21 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { assert } from "../assert.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import type { TenantId, TimelineId } from "../ids.ts";
-import { type Key, formatKey } from "../key/key.ts";
+import { formatKey, type Key } from "../key/key.ts";
 import { FULL_KEY_RANGE } from "../key/key_space.ts";
 import { VALUE_SIZE_BYTES_MAX } from "../limits.ts";
-import { LSN_MAX, type Lsn, formatLsn } from "../lsn.ts";
-import { type Value, encodeValue, encodedValueLength, valueWillInit, writeValue } from "../value/value.ts";
+import { formatLsn, LSN_MAX, type Lsn } from "../lsn.ts";
+import {
+  encodedValueLength,
+  encodeValue,
+  type Value,
+  valueWillInit,
+  writeValue,
+} from "../value/value.ts";
 import { EphemeralFile } from "./ephemeral_file.ts";
 import type { LayerFileSummary } from "./layer_file_format.ts";
 import { LayerFileWriter } from "./layer_file_writer.ts";
-import { type LayerName, formatLayerName } from "./layer_name.ts";
+import { formatLayerName, type LayerName } from "./layer_name.ts";
 
 const INITIAL_ENTRIES = 1024;
 /** Entries written between yields to the event loop while flushing. */
@@ -89,7 +95,10 @@ export class InMemoryLayer {
 
   private grow(): void {
     const capacity = this.entryLsn.length * 2;
-    const grow = <T extends Float64Array | Uint32Array | Uint8Array | Int32Array>(old: T, make: (n: number) => T): T => {
+    const grow = <T extends Float64Array | Uint32Array | Uint8Array | Int32Array>(
+      old: T,
+      make: (n: number) => T,
+    ): T => {
       const next = make(capacity);
       next.set(old);
       return next;
@@ -104,9 +113,12 @@ export class InMemoryLayer {
   private checkPut(key: Key, lsn: Lsn): number {
     assert(this.frozenEnd === null, "put into a frozen in-memory layer");
     if (lsn < this.lsnStart) {
-      throw new InvalidArgumentError(`put at LSN ${formatLsn(lsn)} below the layer start ${formatLsn(this.lsnStart)}`, {
-        key: formatKey(key),
-      });
+      throw new InvalidArgumentError(
+        `put at LSN ${formatLsn(lsn)} below the layer start ${formatLsn(this.lsnStart)}`,
+        {
+          key: formatKey(key),
+        },
+      );
     }
     const newest = this.index.get(key);
     if (newest !== undefined && this.entryLsn[newest]! > lsn) {
@@ -118,7 +130,14 @@ export class InMemoryLayer {
     return newest ?? -1;
   }
 
-  private record(key: Key, lsn: Lsn, newest: number, fileOffset: number, length: number, willInit: boolean): void {
+  private record(
+    key: Key,
+    lsn: Lsn,
+    newest: number,
+    fileOffset: number,
+    length: number,
+    willInit: boolean,
+  ): void {
     let entry: number;
     if (newest >= 0 && this.entryLsn[newest] === lsn) {
       entry = newest; // A second value at the same (key, LSN) replaces the first.
@@ -140,7 +159,9 @@ export class InMemoryLayer {
     const newest = this.checkPut(key, lsn);
     const length = encodedValueLength(value);
     if (length > VALUE_SIZE_BYTES_MAX) {
-      throw new InvalidArgumentError(`value of ${length} bytes exceeds ${VALUE_SIZE_BYTES_MAX}`, { key: formatKey(key) });
+      throw new InvalidArgumentError(`value of ${length} bytes exceeds ${VALUE_SIZE_BYTES_MAX}`, {
+        key: formatKey(key),
+      });
     }
     const slot = this.file.reserve(length);
     let fileOffset: number;
@@ -184,14 +205,20 @@ export class InMemoryLayer {
   /** The L0 name this layer will have when written. */
   l0Name(): LayerName {
     assert(this.frozenEnd !== null, "only a frozen layer has an L0 name");
-    return { kind: "delta", keyRange: FULL_KEY_RANGE, lsnRange: { start: this.lsnStart, end: this.frozenEnd } };
+    return {
+      kind: "delta",
+      keyRange: FULL_KEY_RANGE,
+      lsnRange: { start: this.lsnStart, end: this.frozenEnd },
+    };
   }
 
   /**
    * Writes the frozen layer as an L0 delta file named after it in `directory`, in (key, LSN)
    * order; returns the file path and summary. Yields to the event loop as it goes.
    */
-  async writeToDisk(finalPathFor: (name: LayerName) => string): Promise<{ path: string; summary: LayerFileSummary }> {
+  async writeToDisk(
+    finalPathFor: (name: LayerName) => string,
+  ): Promise<{ path: string; summary: LayerFileSummary }> {
     const name = this.l0Name();
     const keys = [...this.index.keys()].sort();
     // Neon does the same: load the whole ephemeral file once, then emit in key order.
@@ -208,11 +235,17 @@ export class InMemoryLayer {
       let sinceYield = 0;
       for (const key of keys) {
         chain.length = 0;
-        for (let entry = this.index.get(key)!; entry >= 0; entry = this.entryPrevious[entry]!) chain.push(entry);
+        for (let entry = this.index.get(key)!; entry >= 0; entry = this.entryPrevious[entry]!)
+          chain.push(entry);
         for (let i = chain.length - 1; i >= 0; i--) {
           const entry = chain[i]!;
           const offset = this.entryOffset[entry]!;
-          writer.put(key, this.entryLsn[entry]! as Lsn, contents.subarray(offset, offset + this.entryLength[entry]!), this.entryWillInit[entry] === 1);
+          writer.put(
+            key,
+            this.entryLsn[entry]! as Lsn,
+            contents.subarray(offset, offset + this.entryLength[entry]!),
+            this.entryWillInit[entry] === 1,
+          );
         }
         sinceYield += chain.length;
         if (sinceYield >= FLUSH_YIELD_ENTRIES) {
@@ -239,6 +272,8 @@ export class InMemoryLayer {
   }
 
   get displayName(): string {
-    return this.frozenEnd === null ? `open@${formatLsn(this.lsnStart)}` : formatLayerName(this.l0Name());
+    return this.frozenEnd === null
+      ? `open@${formatLsn(this.lsnStart)}`
+      : formatLayerName(this.l0Name());
   }
 }

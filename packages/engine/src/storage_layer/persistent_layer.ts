@@ -13,7 +13,7 @@ import type { Generation } from "../ids.ts";
 import { formatKeyRange } from "../key/key_space.ts";
 import { formatLsn } from "../lsn.ts";
 import { LayerFileReader, type LayerIo } from "./layer_file_reader.ts";
-import { type LayerName, formatLayerName, isL0Name, localLayerFileName } from "./layer_name.ts";
+import { formatLayerName, isL0Name, type LayerName, localLayerFileName } from "./layer_name.ts";
 
 export type LayerVisibility = "Visible" | "Covered";
 

@@ -10,13 +10,18 @@
 import { readFileSync } from "node:fs";
 import { parse, stringify } from "smol-toml";
 import { CorruptionError, InvalidArgumentError } from "../errors.ts";
-import { type Generation, asGeneration } from "../ids.ts";
+import { asGeneration, type Generation } from "../ids.ts";
 import { writeFileDurably } from "../io/durable_fs.ts";
-import { type TenantConfigKnobs, parseTenantConfig } from "./tenant_config.ts";
+import { parseTenantConfig, type TenantConfigKnobs } from "./tenant_config.ts";
 
 export const LOCATION_CONF_FILE_NAME = "config-v1";
 
-export type LocationMode = "AttachedSingle" | "AttachedMulti" | "AttachedStale" | "Secondary" | "Detached";
+export type LocationMode =
+  | "AttachedSingle"
+  | "AttachedMulti"
+  | "AttachedStale"
+  | "Secondary"
+  | "Detached";
 
 export interface LocationConf {
   readonly mode: LocationMode;
@@ -36,20 +41,31 @@ export function decodeLocationConf(text: string, file: string): LocationConf {
   try {
     document = parse(text) as Record<string, unknown>;
   } catch (error) {
-    throw new CorruptionError(`tenant config ${file} is not valid TOML: ${(error as Error).message}`, { file }, error);
+    throw new CorruptionError(
+      `tenant config ${file} is not valid TOML: ${(error as Error).message}`,
+      { file },
+      error,
+    );
   }
   const mode = document.mode;
-  if (typeof mode !== "string" || !["AttachedSingle", "AttachedMulti", "AttachedStale", "Secondary", "Detached"].includes(mode)) {
-    throw new CorruptionError(`tenant config ${file}: invalid mode ${JSON.stringify(mode)}`, { file });
+  if (
+    typeof mode !== "string" ||
+    !["AttachedSingle", "AttachedMulti", "AttachedStale", "Secondary", "Detached"].includes(mode)
+  ) {
+    throw new CorruptionError(`tenant config ${file}: invalid mode ${JSON.stringify(mode)}`, {
+      file,
+    });
   }
   let tenantConf: TenantConfigKnobs;
   try {
     tenantConf = parseTenantConfig(document.tenant_conf ?? {});
   } catch (error) {
-    if (error instanceof InvalidArgumentError) throw new CorruptionError(`tenant config ${file}: ${error.message}`, { file });
+    if (error instanceof InvalidArgumentError)
+      throw new CorruptionError(`tenant config ${file}: ${error.message}`, { file });
     throw error;
   }
-  const generation = typeof document.generation === "number" ? asGeneration(document.generation) : null;
+  const generation =
+    typeof document.generation === "number" ? asGeneration(document.generation) : null;
   return { mode: mode as LocationMode, generation, tenantConf };
 }
 

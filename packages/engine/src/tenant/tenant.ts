@@ -12,10 +12,15 @@
  * loading removes leftovers. Deletion renames the directory to `<id>___temp` first, so a crash
  * mid-deletion leaves either the whole timeline or nothing.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { assert } from "../assert.ts";
+import {
+  type CompactionRun,
+  type CompactOptions,
+  compactTimeline,
+} from "../compaction/compaction.ts";
 import {
   ConflictError,
   CorruptionError,
@@ -25,24 +30,37 @@ import {
   PreconditionError,
   UnavailableError,
 } from "../errors.ts";
-import { type Generation, type TenantId, type TimelineId, parseTimelineId } from "../ids.ts";
+import { type GcResult, gcTimeline } from "../gc/gc.ts";
+import { type Generation, parseTimelineId, type TenantId, type TimelineId } from "../ids.ts";
 import { IngestLoop } from "../ingest/ingest_loop.ts";
-import { TEMP_FILE_SUFFIX, fsyncDirectory, writeFileDurably } from "../io/durable_fs.ts";
+import { fsyncDirectory, TEMP_FILE_SUFFIX, writeFileDurably } from "../io/durable_fs.ts";
+import { alignLsn, formatLsn, type Lsn, parseLsn } from "../lsn.ts";
 import type { LayerIo } from "../storage_layer/layer_file_reader.ts";
-import { type Lsn, alignLsn, formatLsn, parseLsn } from "../lsn.ts";
-import { initialMetadata, loadMetadata, METADATA_FILE_NAME, saveMetadata, type TimelineMetadata } from "../timeline/metadata.ts";
+import {
+  initialMetadata,
+  loadMetadata,
+  METADATA_FILE_NAME,
+  saveMetadata,
+  type TimelineMetadata,
+} from "../timeline/metadata.ts";
 import { Timeline } from "../timeline/timeline.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { WalGenerator } from "../wal_generator/wal_generator.ts";
-import { LOCATION_CONF_FILE_NAME, type LocationConf, loadLocationConf, saveLocationConf } from "./location_conf.ts";
 import {
-  type TenantConfig,
-  type TenantConfigKnobs,
+  LOCATION_CONF_FILE_NAME,
+  type LocationConf,
+  loadLocationConf,
+  saveLocationConf,
+} from "./location_conf.ts";
+import {
+  effectiveTenantConfigJson,
   parseTenantConfig,
   patchTenantConfig,
   resolveTenantConfig,
+  type TenantConfig,
+  type TenantConfigKnobs,
 } from "./tenant_config.ts";
-import { type TenantState, checkTransition } from "./tenant_state.ts";
+import { checkTransition, type TenantState } from "./tenant_state.ts";
 
 /** The LSN a bootstrapped timeline starts at (where initdb's WAL would end). */
 export const BOOTSTRAP_INITDB_LSN = 0x0100_0028 as Lsn;
@@ -75,6 +93,8 @@ export interface TenantOptions {
   readonly conf: LocationConf;
   readonly logger?: Logger;
   readonly waitLsnTimeoutMs?: number;
+  /** The pageserver's `tenant_config` section: defaults under this tenant's overrides. */
+  readonly configDefaults?: TenantConfigKnobs;
 }
 
 export class Tenant {
@@ -89,7 +109,12 @@ export class Tenant {
   private readonly ingestLoops = new Map<TimelineId, IngestLoop>();
   private readonly creating = new Set<TimelineId>();
   private tickTimer: NodeJS.Timeout | null = null;
+  private readonly background = new AbortController();
+  private readonly backgroundLoops: Promise<void>[] = [];
+  /** GC waits until then after a load or attach: leases held before are gone (Neon's lease deadline). */
+  private gcBlockedUntilMs = 0;
   readonly waitLsnTimeoutMs: number;
+  readonly configDefaults: TenantConfigKnobs;
   readonly attachedAtMs = Date.now();
 
   constructor(options: TenantOptions) {
@@ -97,7 +122,8 @@ export class Tenant {
     this.directory = options.directory;
     this.io = options.io;
     this.location = options.conf;
-    this.resolved = resolveTenantConfig(options.conf.tenantConf);
+    this.configDefaults = options.configDefaults ?? {};
+    this.resolved = resolveTenantConfig(options.conf.tenantConf, this.configDefaults);
     this.log = (options.logger ?? silentLogger).child({ tenant_id: this.tenantId });
     this.waitLsnTimeoutMs = options.waitLsnTimeoutMs ?? 300_000;
   }
@@ -116,6 +142,11 @@ export class Tenant {
 
   get configOverrides(): TenantConfigKnobs {
     return this.location.tenantConf;
+  }
+
+  /** The effective config in Neon's JSON shape. */
+  effectiveConfigJson(): Record<string, unknown> {
+    return effectiveTenantConfigJson(this.location.tenantConf, this.configDefaults);
   }
 
   get timelinesDirectory(): string {
@@ -150,6 +181,7 @@ export class Tenant {
   static load(options: Omit<TenantOptions, "conf">): Tenant {
     const conf = loadLocationConf(path.join(options.directory, LOCATION_CONF_FILE_NAME));
     const tenant = new Tenant({ ...options, conf });
+    tenant.gcBlockedUntilMs = Date.now() + tenant.config.lsnLeaseLengthMs;
     try {
       tenant.loadTimelines();
       tenant.setState({ slug: "Activating" });
@@ -178,7 +210,11 @@ export class Tenant {
     while (pending.size > 0) {
       let progressed = false;
       for (const [timelineId, metadata] of pending) {
-        if (metadata.ancestorTimeline !== null && !this.timelinesById.has(metadata.ancestorTimeline)) continue;
+        if (
+          metadata.ancestorTimeline !== null &&
+          !this.timelinesById.has(metadata.ancestorTimeline)
+        )
+          continue;
         const timeline = this.makeTimeline(timelineId, metadata);
         timeline.loadLayers();
         this.timelinesById.set(timelineId, timeline);
@@ -187,16 +223,26 @@ export class Tenant {
       }
       if (!progressed) {
         const [orphan, metadata] = pending.entries().next().value as [TimelineId, TimelineMetadata];
-        throw new CorruptionError(`timeline ${orphan} names ancestor ${metadata.ancestorTimeline}, which does not exist`, {
-          tenantId: this.tenantId,
-          timelineId: orphan,
-        });
+        throw new CorruptionError(
+          `timeline ${orphan} names ancestor ${metadata.ancestorTimeline}, which does not exist`,
+          {
+            tenantId: this.tenantId,
+            timelineId: orphan,
+          },
+        );
       }
     }
   }
 
-  private makeTimeline(timelineId: TimelineId, metadata: TimelineMetadata, directory?: string): Timeline {
-    const ancestor = metadata.ancestorTimeline === null ? null : this.timelinesById.get(metadata.ancestorTimeline)!;
+  private makeTimeline(
+    timelineId: TimelineId,
+    metadata: TimelineMetadata,
+    directory?: string,
+  ): Timeline {
+    const ancestor =
+      metadata.ancestorTimeline === null
+        ? null
+        : this.timelinesById.get(metadata.ancestorTimeline)!;
     return new Timeline({
       tenantId: this.tenantId,
       timelineId,
@@ -217,12 +263,95 @@ export class Tenant {
       for (const timeline of this.timelinesById.values()) timeline.tick();
     }, TICK_INTERVAL_MS);
     this.tickTimer.unref();
+    this.backgroundLoops.push(
+      this.periodic(
+        "compaction",
+        () => this.config.compactionPeriodMs,
+        () => this.compactAll(),
+      ),
+      this.periodic(
+        "gc",
+        () => this.config.gcPeriodMs,
+        () => this.gcAll(),
+      ),
+    );
+  }
+
+  /** Runs `work` every `periodMs()` (0 = disabled) until shutdown; a failure is logged. */
+  private async periodic(
+    name: string,
+    periodMs: () => number,
+    work: () => Promise<void>,
+  ): Promise<void> {
+    const signal = this.background.signal;
+    while (!signal.aborted) {
+      const period = periodMs();
+      await abortableSleep(period === 0 ? 10_000 : period, signal);
+      if (signal.aborted || period === 0 || this.stateValue.slug !== "Active") continue;
+      try {
+        await work();
+      } catch (error) {
+        if (!signal.aborted) this.log.error({ err: error, task: name }, "background task failed");
+      }
+    }
+  }
+
+  private async compactAll(): Promise<void> {
+    for (const timeline of this.timelines()) {
+      if (timeline.state.kind !== "Active" || this.background.signal.aborted) continue;
+      await this.compact(timeline.timelineId, {});
+    }
+  }
+
+  private async gcAll(): Promise<void> {
+    if (Date.now() < this.gcBlockedUntilMs) {
+      this.log.info({}, "skipping GC: the LSN lease deadline after attach has not passed");
+      return;
+    }
+    for (const timeline of this.timelines()) {
+      if (timeline.state.kind !== "Active" || this.background.signal.aborted) continue;
+      await this.gc(timeline.timelineId, null);
+    }
+  }
+
+  /** Compacts one timeline now (the `compact` API and the background loop). */
+  async compact(timelineId: TimelineId, options: CompactOptions): Promise<CompactionRun> {
+    const timeline = this.getTimeline(timelineId);
+    const signal = AbortSignal.any([
+      this.background.signal,
+      timeline.cancel.signal,
+      ...(options.signal ? [options.signal] : []),
+    ]);
+    return compactTimeline(timeline, { ...options, signal });
+  }
+
+  /** Garbage-collects one timeline now, respecting its children's branch points and its leases. */
+  async gc(timelineId: TimelineId, horizonBytes: number | null): Promise<GcResult> {
+    const timeline = this.getTimeline(timelineId);
+    const started = Date.now();
+    const result = await timeline.gate.run(() =>
+      gcTimeline(timeline, {
+        horizonBytes,
+        retainLsns: this.children(timelineId).map((child) => child.ancestorLsn),
+      }),
+    );
+    timeline.recordRun("gc", { ...result, startedAtMs: started, durationMs: result.elapsed });
+    return result;
+  }
+
+  /** Whether GC is held off by the lease deadline after load. */
+  get gcBlockedUntil(): number {
+    return this.gcBlockedUntilMs;
   }
 
   private checkActive(): void {
     const state = this.stateValue;
-    if (state.slug === "Broken") throw new UnavailableError(`tenant is broken: ${state.reason}`, { tenantId: this.tenantId });
-    if (state.slug !== "Active") throw new UnavailableError(`tenant is ${state.slug}, not Active`, { tenantId: this.tenantId });
+    if (state.slug === "Broken")
+      throw new UnavailableError(`tenant is broken: ${state.reason}`, { tenantId: this.tenantId });
+    if (state.slug !== "Active")
+      throw new UnavailableError(`tenant is ${state.slug}, not Active`, {
+        tenantId: this.tenantId,
+      });
   }
 
   // --- Timelines ---------------------------------------------------------------------------
@@ -250,12 +379,18 @@ export class Tenant {
    * Creates a timeline: bootstrapped (empty, at the initdb LSN) or a branch of an ancestor at an
    * LSN. Idempotent when a timeline with the same id and parameters exists (`created: false`).
    */
-  async createTimeline(request: CreateTimelineRequest): Promise<{ timeline: Timeline; created: boolean }> {
+  async createTimeline(
+    request: CreateTimelineRequest,
+  ): Promise<{ timeline: Timeline; created: boolean }> {
     this.checkActive();
     const id = request.newTimelineId;
     const existing = this.timelinesById.get(id);
     if (existing) return { timeline: this.checkSameParameters(existing, request), created: false };
-    if (this.creating.has(id)) throw new ConflictError(`timeline ${id} is being created`, { tenantId: this.tenantId, timelineId: id });
+    if (this.creating.has(id))
+      throw new ConflictError(`timeline ${id} is being created`, {
+        tenantId: this.tenantId,
+        timelineId: id,
+      });
     this.creating.add(id);
     try {
       const metadata =
@@ -272,7 +407,11 @@ export class Tenant {
       this.timelinesById.set(id, timeline);
       timeline.activate();
       this.log.info(
-        { timeline_id: id, ancestor: metadata.ancestorTimeline, ancestor_lsn: formatLsn(metadata.ancestorLsn) },
+        {
+          timeline_id: id,
+          ancestor: metadata.ancestorTimeline,
+          ancestor_lsn: formatLsn(metadata.ancestorLsn),
+        },
         "timeline created",
       );
       return { timeline, created: true };
@@ -282,15 +421,21 @@ export class Tenant {
   }
 
   private checkSameParameters(existing: Timeline, request: CreateTimelineRequest): Timeline {
-    const sameAncestor = (existing.ancestor?.timelineId ?? null) === (request.ancestorTimelineId ?? null);
+    const sameAncestor =
+      (existing.ancestor?.timelineId ?? null) === (request.ancestorTimelineId ?? null);
     const sameLsn =
-      request.ancestorStartLsn == null || request.ancestorTimelineId == null || alignLsn(request.ancestorStartLsn) === existing.ancestorLsn;
+      request.ancestorStartLsn == null ||
+      request.ancestorTimelineId == null ||
+      alignLsn(request.ancestorStartLsn) === existing.ancestorLsn;
     const sameVersion = request.pgVersion == null || request.pgVersion === existing.pgVersion;
     if (!sameAncestor || !sameLsn || !sameVersion) {
-      throw new ConflictError(`timeline ${existing.timelineId} already exists with different parameters`, {
-        tenantId: this.tenantId,
-        timelineId: existing.timelineId,
-      });
+      throw new ConflictError(
+        `timeline ${existing.timelineId} already exists with different parameters`,
+        {
+          tenantId: this.tenantId,
+          timelineId: existing.timelineId,
+        },
+      );
     }
     return existing;
   }
@@ -299,13 +444,23 @@ export class Tenant {
   private async branchMetadata(request: CreateTimelineRequest): Promise<TimelineMetadata> {
     const ancestor = this.getTimeline(request.ancestorTimelineId!);
     if (ancestor.state.kind !== "Active") {
-      throw new UnavailableError(`ancestor timeline ${ancestor.timelineId} is not active (${ancestor.state.kind})`, {
-        tenantId: this.tenantId,
-        timelineId: ancestor.timelineId,
-      });
+      throw new UnavailableError(
+        `ancestor timeline ${ancestor.timelineId} is not active (${ancestor.state.kind})`,
+        {
+          tenantId: this.tenantId,
+          timelineId: ancestor.timelineId,
+        },
+      );
     }
-    const startLsn = request.ancestorStartLsn == null ? ancestor.lastRecordLsn : alignLsn(request.ancestorStartLsn);
-    const context = { tenantId: this.tenantId, timelineId: ancestor.timelineId, lsn: formatLsn(startLsn) };
+    const startLsn =
+      request.ancestorStartLsn == null
+        ? ancestor.lastRecordLsn
+        : alignLsn(request.ancestorStartLsn);
+    const context = {
+      tenantId: this.tenantId,
+      timelineId: ancestor.timelineId,
+      lsn: formatLsn(startLsn),
+    };
     if (ancestor.ancestor !== null && startLsn < ancestor.ancestorLsn) {
       throw new InvalidBranchLsnError(
         `invalid start lsn ${formatLsn(startLsn)} for ancestor timeline ${ancestor.timelineId}: less than timeline ancestor lsn ${formatLsn(ancestor.ancestorLsn)}`,
@@ -320,7 +475,10 @@ export class Tenant {
     }
     const planned = ancestor.gc.plannedCutoff;
     if (planned !== null && startLsn < planned && !ancestor.gc.hasLeaseAt(startLsn)) {
-      throw new InvalidBranchLsnError(`invalid branch start lsn: less than planned GC cutoff ${formatLsn(planned)}`, context);
+      throw new InvalidBranchLsnError(
+        `invalid branch start lsn: less than planned GC cutoff ${formatLsn(planned)}`,
+        context,
+      );
     }
     if (startLsn < ancestor.initdbLsn) {
       throw new InvalidBranchLsnError(
@@ -342,7 +500,10 @@ export class Tenant {
     };
   }
 
-  private async writeNewTimeline(timelineId: TimelineId, metadata: TimelineMetadata): Promise<Timeline> {
+  private async writeNewTimeline(
+    timelineId: TimelineId,
+    metadata: TimelineMetadata,
+  ): Promise<Timeline> {
     const finalDirectory = path.join(this.timelinesDirectory, timelineId);
     const tempDirectory = `${finalDirectory}${TEMP_FILE_SUFFIX}`;
     rmSync(tempDirectory, { recursive: true, force: true });
@@ -385,13 +546,19 @@ export class Tenant {
    * Attaches a WAL source (replacing any) starting after the timeline's last_record_lsn, and
    * persists it so a restart resumes it.
    */
-  async attachWalSource(timelineId: TimelineId, request: { kind: "generator"; params: Record<string, unknown> }): Promise<IngestLoop> {
+  async attachWalSource(
+    timelineId: TimelineId,
+    request: { kind: "generator"; params: Record<string, unknown> },
+  ): Promise<IngestLoop> {
     this.checkActive();
     const timeline = this.getTimeline(timelineId);
     const spec: WalSourceSpec = { ...request, start_lsn: formatLsn(timeline.lastRecordLsn) };
     const source = this.makeSource(spec);
     await this.ingestLoops.get(timelineId)?.stop();
-    await writeFileDurably(path.join(timeline.directory, WAL_SOURCE_FILE_NAME), `${JSON.stringify(spec, null, 2)}\n`);
+    await writeFileDurably(
+      path.join(timeline.directory, WAL_SOURCE_FILE_NAME),
+      `${JSON.stringify(spec, null, 2)}\n`,
+    );
     const loop = new IngestLoop(timeline, source);
     this.ingestLoops.set(timelineId, loop);
     loop.start();
@@ -437,7 +604,7 @@ export class Tenant {
   }
 
   private async saveConf(conf: LocationConf): Promise<void> {
-    const resolved = resolveTenantConfig(conf.tenantConf);
+    const resolved = resolveTenantConfig(conf.tenantConf, this.configDefaults);
     await saveLocationConf(path.join(this.directory, LOCATION_CONF_FILE_NAME), conf);
     this.location = conf;
     this.resolved = resolved;
@@ -450,11 +617,26 @@ export class Tenant {
     if (this.stateValue.slug === "Stopping") return;
     this.setState({ slug: "Stopping" });
     if (this.tickTimer) clearInterval(this.tickTimer);
+    this.background.abort();
+    await Promise.all(this.backgroundLoops);
     await Promise.all([...this.ingestLoops.values()].map((loop) => loop.stop()));
     this.ingestLoops.clear();
     const ordered = this.timelines().sort((a, b) => depth(b) - depth(a));
     await Promise.all(ordered.map((timeline) => timeline.shutdown(options)));
   }
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
 }
 
 function depth(timeline: Timeline): number {

@@ -29,8 +29,16 @@ const positiveInt = z.number().int().min(1).max(1_000_000);
 
 const evictionPolicy = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("NoEviction") }).strict(),
-  z.object({ kind: z.literal("LayerAccessThreshold"), period: durationText, threshold: durationText }).strict(),
-  z.object({ kind: z.literal("OnlyImitiate"), period: durationText, threshold: durationText }).strict(),
+  z
+    .object({
+      kind: z.literal("LayerAccessThreshold"),
+      period: durationText,
+      threshold: durationText,
+    })
+    .strict(),
+  z
+    .object({ kind: z.literal("OnlyImitiate"), period: durationText, threshold: durationText })
+    .strict(),
 ]);
 
 const compactionAlgorithm = z.object({ kind: z.enum(["legacy", "tiered"]) }).strict();
@@ -142,7 +150,8 @@ export const TENANT_CONFIG_DEFAULTS = {
 /** Formats a zod error as one line naming each bad field. */
 export function describeZodError(error: z.ZodError, what: string): string {
   const problems = error.issues.map((issue) => {
-    if (issue.code === "unrecognized_keys") return `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
+    if (issue.code === "unrecognized_keys")
+      return `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
     const field = issue.path.join(".");
     return field ? `field '${field}': ${issue.message}` : issue.message;
   });
@@ -156,12 +165,16 @@ export function parseTenantConfig(input: unknown): TenantConfigKnobs {
       ? Object.fromEntries(Object.entries(input).filter(([, value]) => value !== null))
       : input;
   const result = tenantConfigSchema.safeParse(cleaned ?? {});
-  if (!result.success) throw new InvalidArgumentError(describeZodError(result.error, "tenant config"));
+  if (!result.success)
+    throw new InvalidArgumentError(describeZodError(result.error, "tenant config"));
   return result.data;
 }
 
 /** Applies a PATCH: a null value resets that knob to its default. */
-export function patchTenantConfig(current: TenantConfigKnobs, patch: Record<string, unknown>): TenantConfigKnobs {
+export function patchTenantConfig(
+  current: TenantConfigKnobs,
+  patch: Record<string, unknown>,
+): TenantConfigKnobs {
   const merged: Record<string, unknown> = { ...current };
   for (const [field, value] of Object.entries(patch)) {
     if (value === null) delete merged[field];
@@ -171,8 +184,11 @@ export function patchTenantConfig(current: TenantConfigKnobs, patch: Record<stri
 }
 
 /** The effective config in Neon's JSON shape: defaults overlaid with the overrides. */
-export function effectiveTenantConfigJson(overrides: TenantConfigKnobs): Record<string, unknown> {
-  return { ...TENANT_CONFIG_DEFAULTS, ...overrides };
+export function effectiveTenantConfigJson(
+  overrides: TenantConfigKnobs,
+  base: TenantConfigKnobs = {},
+): Record<string, unknown> {
+  return { ...TENANT_CONFIG_DEFAULTS, ...base, ...overrides };
 }
 
 export type EvictionPolicy =
@@ -206,7 +222,15 @@ export interface TenantConfig {
   readonly lsnLeaseLengthForTsMs: number;
 }
 
-export function resolveTenantConfig(overrides: TenantConfigKnobs): TenantConfig {
+/**
+ * Resolves overrides on top of `base` (the pageserver's `tenant_config` section) on top of
+ * Neon's defaults.
+ */
+export function resolveTenantConfig(
+  overrides: TenantConfigKnobs,
+  base: TenantConfigKnobs = {},
+): TenantConfig {
+  overrides = { ...base, ...overrides };
   const c = { ...TENANT_CONFIG_DEFAULTS, ...overrides };
   const policy = c.eviction_policy;
   return {
@@ -230,9 +254,15 @@ export function resolveTenantConfig(overrides: TenantConfigKnobs): TenantConfig 
     evictionPolicy:
       policy.kind === "NoEviction"
         ? { kind: "NoEviction" }
-        : { kind: policy.kind, periodMs: parseDuration(policy.period), thresholdMs: parseDuration(policy.threshold) },
+        : {
+            kind: policy.kind,
+            periodMs: parseDuration(policy.period),
+            thresholdMs: parseDuration(policy.threshold),
+          },
     minResidentSizeOverrideBytes: overrides.min_resident_size_override ?? null,
-    evictionsLowResidenceDurationMetricThresholdMs: parseDuration(c.evictions_low_residence_duration_metric_threshold),
+    evictionsLowResidenceDurationMetricThresholdMs: parseDuration(
+      c.evictions_low_residence_duration_metric_threshold,
+    ),
     lazySlruDownload: c.lazy_slru_download,
     lsnLeaseLengthMs: parseDuration(c.lsn_lease_length),
     lsnLeaseLengthForTsMs: parseDuration(c.lsn_lease_length_for_ts),

@@ -5,23 +5,24 @@
  * Generations come from a counter persisted in `<workdir>/generation` (there is no control plane
  * to issue them): every attach takes the next value, so a tenant's generation only grows.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { CorruptionError, NotFoundError, PageserverError } from "../errors.ts";
-import { type Generation, type TenantId, asGeneration, isId } from "../ids.ts";
-import { TEMP_FILE_SUFFIX, fsyncDirectory, writeFileDurably } from "../io/durable_fs.ts";
+import { asGeneration, type Generation, isId, type TenantId } from "../ids.ts";
+import { fsyncDirectory, TEMP_FILE_SUFFIX, writeFileDurably } from "../io/durable_fs.ts";
 import type { LayerIo } from "../storage_layer/layer_file_reader.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import type { LocationMode } from "./location_conf.ts";
 import { Tenant } from "./tenant.ts";
-import { type TenantConfigKnobs, parseTenantConfig } from "./tenant_config.ts";
+import { parseTenantConfig, type TenantConfigKnobs } from "./tenant_config.ts";
 
 export interface TenantManagerOptions {
   readonly workdir: string;
   readonly io: LayerIo;
   readonly logger?: Logger;
   readonly waitLsnTimeoutMs?: number;
+  readonly tenantConfigDefaults?: TenantConfigKnobs;
 }
 
 export interface LocationRequest {
@@ -38,6 +39,7 @@ export class TenantManager {
   readonly log: Logger;
   private readonly tenants = new Map<TenantId, Tenant>();
   private readonly waitLsnTimeoutMs: number | undefined;
+  private readonly tenantConfigDefaults: TenantConfigKnobs;
   private generationCounter = 0;
   /** Serialises operations per tenant (create/detach/delete must not interleave). */
   private readonly locks = new Map<TenantId, Promise<unknown>>();
@@ -47,6 +49,19 @@ export class TenantManager {
     this.io = options.io;
     this.log = options.logger ?? silentLogger;
     this.waitLsnTimeoutMs = options.waitLsnTimeoutMs;
+    this.tenantConfigDefaults = options.tenantConfigDefaults ?? {};
+  }
+
+  private tenantOptions(): {
+    logger: Logger;
+    configDefaults: TenantConfigKnobs;
+    waitLsnTimeoutMs?: number;
+  } {
+    return {
+      logger: this.log,
+      configDefaults: this.tenantConfigDefaults,
+      ...(this.waitLsnTimeoutMs === undefined ? {} : { waitLsnTimeoutMs: this.waitLsnTimeoutMs }),
+    };
   }
 
   get tenantsDirectory(): string {
@@ -63,7 +78,10 @@ export class TenantManager {
     const counterFile = path.join(this.workdir, GENERATION_FILE);
     if (existsSync(counterFile)) {
       const value = Number(readFileSync(counterFile, "utf8").trim());
-      if (!Number.isInteger(value) || value < 0) throw new CorruptionError(`${counterFile} does not hold a generation`, { file: counterFile });
+      if (!Number.isInteger(value) || value < 0)
+        throw new CorruptionError(`${counterFile} does not hold a generation`, {
+          file: counterFile,
+        });
       this.generationCounter = value;
     }
     for (const entry of readdirSync(this.tenantsDirectory)) {
@@ -77,14 +95,9 @@ export class TenantManager {
         continue;
       }
       const tenantId = entry as TenantId;
-      const tenant = Tenant.load({
-        tenantId,
-        directory,
-        io: this.io,
-        logger: this.log,
-        ...(this.waitLsnTimeoutMs === undefined ? {} : { waitLsnTimeoutMs: this.waitLsnTimeoutMs }),
-      });
-      if (tenant.generation !== null && tenant.generation > this.generationCounter) this.generationCounter = tenant.generation;
+      const tenant = Tenant.load({ tenantId, directory, io: this.io, ...this.tenantOptions() });
+      if (tenant.generation !== null && tenant.generation > this.generationCounter)
+        this.generationCounter = tenant.generation;
       this.tenants.set(tenantId, tenant);
     }
     this.log.info({ tenants: this.tenants.size }, "tenants loaded");
@@ -137,7 +150,11 @@ export class TenantManager {
         return null;
       }
       if (request.mode === "Secondary") {
-        throw new PageserverError("PS_ERR_UNSUPPORTED", "Secondary locations are not supported by this pageserver", { tenantId });
+        throw new PageserverError(
+          "PS_ERR_UNSUPPORTED",
+          "Secondary locations are not supported by this pageserver",
+          { tenantId },
+        );
       }
       if (existing) {
         await existing.setConfig(tenantConf);
@@ -149,8 +166,7 @@ export class TenantManager {
         directory: this.tenantDirectory(tenantId),
         io: this.io,
         conf: { mode: request.mode, generation, tenantConf },
-        logger: this.log,
-        ...(this.waitLsnTimeoutMs === undefined ? {} : { waitLsnTimeoutMs: this.waitLsnTimeoutMs }),
+        ...this.tenantOptions(),
       });
       this.tenants.set(tenantId, tenant);
       this.log.info({ tenant_id: tenantId, generation }, "tenant attached");

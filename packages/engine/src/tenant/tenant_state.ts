@@ -25,11 +25,15 @@ const ALLOWED: Record<TenantState["slug"], ReadonlyArray<TenantState["slug"]>> =
 };
 
 export function checkTransition(from: TenantState, to: TenantState): void {
-  assert(ALLOWED[from.slug].includes(to.slug), `tenant state ${from.slug} → ${to.slug} is not allowed`);
+  assert(
+    ALLOWED[from.slug].includes(to.slug),
+    `tenant state ${from.slug} → ${to.slug} is not allowed`,
+  );
 }
 
 /** Neon's JSON form: `{"slug": "Active"}` or `{"slug": "Broken", "data": {"reason": …}}`. */
 export function tenantStateJson(state: TenantState): { slug: string; data?: unknown } {
-  if (state.slug === "Broken") return { slug: "Broken", data: { reason: state.reason, backtrace: "" } };
+  if (state.slug === "Broken")
+    return { slug: "Broken", data: { reason: state.reason, backtrace: "" } };
   return { slug: state.slug };
 }

@@ -3,7 +3,7 @@
  * woken as ingest advances it, or time out with a TimeoutError naming what they waited for.
  */
 import { type ErrorContext, ShuttingDownError, TimeoutError } from "../errors.ts";
-import { type Lsn, formatLsn } from "../lsn.ts";
+import { formatLsn, type Lsn } from "../lsn.ts";
 
 interface Waiter {
   readonly lsn: Lsn;

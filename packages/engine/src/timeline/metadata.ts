@@ -11,7 +11,7 @@ import { z } from "zod";
 import { CorruptionError } from "../errors.ts";
 import type { TimelineId } from "../ids.ts";
 import { writeFileDurably, writeFileDurablySync } from "../io/durable_fs.ts";
-import { LSN_INVALID, type Lsn, formatLsn, parseLsn } from "../lsn.ts";
+import { formatLsn, LSN_INVALID, type Lsn, parseLsn } from "../lsn.ts";
 
 export const METADATA_FILE_NAME = "metadata.json";
 
@@ -37,7 +37,11 @@ const lsnText = z.string().transform((text, context) => {
 const metadataJsonSchema = z.object({
   disk_consistent_lsn: lsnText,
   prev_record_lsn: lsnText.nullable().optional(),
-  ancestor_timeline: z.string().regex(/^[0-9a-f]{32}$/).nullable().optional(),
+  ancestor_timeline: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/)
+    .nullable()
+    .optional(),
   ancestor_lsn: lsnText,
   latest_gc_cutoff_lsn: lsnText,
   initdb_lsn: lsnText,
@@ -63,9 +67,12 @@ export function metadataFromJson(json: unknown, source: string): TimelineMetadat
   const parsed = metadataJsonSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new CorruptionError(`timeline metadata in ${source} is invalid: ${issue?.path.join(".")}: ${issue?.message}`, {
-      file: source,
-    });
+    throw new CorruptionError(
+      `timeline metadata in ${source} is invalid: ${issue?.path.join(".")}: ${issue?.message}`,
+      {
+        file: source,
+      },
+    );
   }
   const m = parsed.data;
   return {
@@ -92,7 +99,11 @@ export function loadMetadata(file: string): TimelineMetadata {
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    throw new CorruptionError(`cannot read timeline metadata ${file}: ${(error as Error).message}`, { file }, error);
+    throw new CorruptionError(
+      `cannot read timeline metadata ${file}: ${(error as Error).message}`,
+      { file },
+      error,
+    );
   }
   let json: unknown;
   try {

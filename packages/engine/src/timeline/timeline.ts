@@ -35,22 +35,39 @@ import {
 } from "../errors.ts";
 import type { Generation, TenantId, TimelineId } from "../ids.ts";
 import { isTempFileName } from "../io/durable_fs.ts";
-import { type Key, formatKey, isCompactKey } from "../key/key.ts";
+import { formatKey, isCompactKey, type Key } from "../key/key.ts";
 import { LayerMap } from "../layer_map/layer_map.ts";
-import { type Lsn, formatLsn } from "../lsn.ts";
-import { type GetVectoredResult, type ReadStats, getValue, getVectored } from "../read_path/get_vectored.ts";
+import { formatLsn, type Lsn } from "../lsn.ts";
+import {
+  type GetVectoredResult,
+  getValue,
+  getVectored,
+  type ReadStats,
+} from "../read_path/get_vectored.ts";
 import { EPHEMERAL_FILE_PREFIX } from "../storage_layer/ephemeral_file.ts";
 import { InMemoryLayer } from "../storage_layer/inmemory_layer.ts";
 import type { LayerIo } from "../storage_layer/layer_file_reader.ts";
-import { compareLayerNames, parseLayerFileName, localLayerFileName, type LayerName } from "../storage_layer/layer_name.ts";
+import {
+  compareLayerNames,
+  type LayerName,
+  localLayerFileName,
+  parseLayerFileName,
+} from "../storage_layer/layer_name.ts";
 import { PersistentLayer } from "../storage_layer/persistent_layer.ts";
 import type { TenantConfig } from "../tenant/tenant_config.ts";
+import { failpoint } from "../util/failpoints.ts";
 import { Gate } from "../util/gate.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import type { Value } from "../value/value.ts";
 import { GcInfo } from "./gc_info.ts";
+import {
+  commitLayerSwap,
+  finishLayerSwap,
+  type LayerSwap,
+  recoverLayerSwap,
+} from "./layer_swap_journal.ts";
 import { LsnWaiters } from "./lsn_waiters.ts";
-import { METADATA_FILE_NAME, type TimelineMetadata, saveMetadata } from "./metadata.ts";
+import { METADATA_FILE_NAME, saveMetadata, type TimelineMetadata } from "./metadata.ts";
 import { TimelineEvents } from "./timeline_events.ts";
 
 export type TimelineState =
@@ -64,6 +81,14 @@ export interface IngestValue {
   readonly key: Key;
   readonly lsn: Lsn;
   readonly value: Value;
+}
+
+/** Recent background runs kept per timeline for metrics and the console. */
+export const RECENT_RUNS_MAX = 50;
+
+export interface RecordedRun {
+  readonly startedAtMs: number;
+  readonly durationMs: number;
 }
 
 export interface TimelineOptions {
@@ -109,8 +134,17 @@ export class Timeline {
   private ephemeralSequence = 0;
   private readonly lastRecordWaiters: LsnWaiters;
   private flushing: Promise<void> | null = null;
-  private readonly flushWaiters: Array<{ lsn: Lsn; resolve: () => void; reject: (e: Error) => void }> = [];
+  private readonly flushWaiters: Array<{
+    lsn: Lsn;
+    resolve: () => void;
+    reject: (e: Error) => void;
+  }> = [];
   readonly gate = new Gate();
+  /** The most recent compaction and GC runs, newest last. */
+  readonly recentRuns: { compaction: RecordedRun[]; gc: RecordedRun[] } = {
+    compaction: [],
+    gc: [],
+  };
   readonly cancel = new AbortController();
 
   constructor(options: TimelineOptions) {
@@ -125,14 +159,20 @@ export class Timeline {
     this.initdbLsn = m.initdbLsn;
     this.pgVersion = m.pgVersion;
     this.configSource = options.config;
-    this.log = (options.logger ?? silentLogger).child({ tenant_id: this.tenantId, timeline_id: this.timelineId });
+    this.log = (options.logger ?? silentLogger).child({
+      tenant_id: this.tenantId,
+      timeline_id: this.timelineId,
+    });
     this.diskConsistent = m.diskConsistentLsn;
     this.lastRecord = m.diskConsistentLsn;
     this.prevRecord = m.prevRecordLsn;
     this.nextOpenLayerAt = (m.diskConsistentLsn + 1) as Lsn;
     this.latestGcCutoff = m.latestGcCutoffLsn;
     this.lastRecordWaiters = new LsnWaiters(m.diskConsistentLsn);
-    assert(options.ancestor === null || options.ancestor.timelineId === m.ancestorTimeline, "ancestor mismatch");
+    assert(
+      options.ancestor === null || options.ancestor.timelineId === m.ancestorTimeline,
+      "ancestor mismatch",
+    );
   }
 
   get state(): TimelineState {
@@ -193,8 +233,10 @@ export class Timeline {
 
   private checkReadable(): void {
     const state = this.stateValue;
-    if (state.kind === "Broken") throw new UnavailableError(`timeline is broken: ${state.reason}`, this.context());
-    if (state.kind === "Stopping") throw new ShuttingDownError("timeline is shutting down", this.context());
+    if (state.kind === "Broken")
+      throw new UnavailableError(`timeline is broken: ${state.reason}`, this.context());
+    if (state.kind === "Stopping")
+      throw new ShuttingDownError("timeline is shutting down", this.context());
   }
 
   // --- Loading -----------------------------------------------------------------------------
@@ -204,7 +246,10 @@ export class Timeline {
    * future layers, checks every layer file's header, then activates.
    */
   loadLayers(): void {
-    const found: Array<{ name: LayerName; generation: Generation; file: string; size: number }> = [];
+    if (recoverLayerSwap(this.directory))
+      this.log.info({}, "rolled an interrupted layer swap forward");
+    const found: Array<{ name: LayerName; generation: Generation; file: string; size: number }> =
+      [];
     for (const entry of readdirSync(this.directory)) {
       const file = path.join(this.directory, entry);
       if (isTempFileName(entry) || entry.startsWith(EPHEMERAL_FILE_PREFIX)) {
@@ -235,7 +280,13 @@ export class Timeline {
     found.sort((a, b) => compareLayerNames(a.name, b.name));
     const batch = this.layers.batchUpdate();
     for (const { name, generation, size } of found) {
-      const layer = new PersistentLayer({ io: this.io, directory: this.directory, name, generation, fileSize: size });
+      const layer = new PersistentLayer({
+        io: this.io,
+        directory: this.directory,
+        name,
+        generation,
+        fileSize: size,
+      });
       // Validate the header now: a damaged file makes the timeline Broken, not a wrong read later.
       try {
         layer.reader();
@@ -280,7 +331,10 @@ export class Timeline {
    */
   ingest(values: readonly IngestValue[], endLsn: Lsn, prevLsn: Lsn | null = null): void {
     if (this.stateValue.kind !== "Active") {
-      throw new UnavailableError(`cannot ingest: timeline is ${this.stateValue.kind}`, this.context());
+      throw new UnavailableError(
+        `cannot ingest: timeline is ${this.stateValue.kind}`,
+        this.context(),
+      );
     }
     if (endLsn <= this.lastRecord && values.length > 0) {
       throw new InvalidArgumentError(
@@ -297,7 +351,10 @@ export class Timeline {
         );
       }
       if (!isCompactKey(key)) {
-        throw new InvalidArgumentError(`key ${formatKey(key)} is outside the compact key space`, this.context());
+        throw new InvalidArgumentError(
+          `key ${formatKey(key)} is outside the compact key space`,
+          this.context(),
+        );
       }
       previous = lsn;
     }
@@ -357,7 +414,10 @@ export class Timeline {
 
   /** Resolves when ingest may continue (fewer than FROZEN_LAYERS_BACKPRESSURE frozen layers). */
   async waitForIngestCapacity(): Promise<void> {
-    while (this.frozenLayerCount >= FROZEN_LAYERS_BACKPRESSURE && this.stateValue.kind === "Active") {
+    while (
+      this.frozenLayerCount >= FROZEN_LAYERS_BACKPRESSURE &&
+      this.stateValue.kind === "Active"
+    ) {
       const oldest = this.layers.frozenLayers[0]!;
       await this.waitForDiskConsistent((oldest.lsnEnd - 1) as Lsn);
     }
@@ -385,7 +445,10 @@ export class Timeline {
         if (this.cancel.signal.aborted) break;
         failures++;
         const delay = Math.min(FLUSH_RETRY_DELAY_MS_MAX, 100 * 2 ** failures);
-        this.log.error({ err: error, layer: frozen.toString(), retry_in_ms: delay }, "layer flush failed; retrying");
+        this.log.error(
+          { err: error, layer: frozen.toString(), retry_in_ms: delay },
+          "layer flush failed; retrying",
+        );
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
@@ -394,7 +457,10 @@ export class Timeline {
   /** Writes one frozen layer as an L0, swaps it into the layer map, persists the new LSN. */
   private async flushOne(frozen: InMemoryLayer): Promise<void> {
     const started = performance.now();
-    const { summary } = await frozen.writeToDisk((name) => path.join(this.directory, localLayerFileName(name, this.generation)));
+    await failpoint("flush-frozen-before");
+    const { summary } = await frozen.writeToDisk((name) =>
+      path.join(this.directory, localLayerFileName(name, this.generation)),
+    );
     const layer = new PersistentLayer({
       io: this.io,
       directory: this.directory,
@@ -410,7 +476,9 @@ export class Timeline {
     frozen.delete();
     const newDiskConsistent = (frozen.lsnEnd - 1) as Lsn;
     this.diskConsistent = newDiskConsistent;
+    await failpoint("flush-frozen-before-metadata");
     await saveMetadata(this.metadataFile, this.metadata());
+    await failpoint("flush-frozen-after");
     const elapsedMs = performance.now() - started;
     this.log.info(
       { layer: layer.fileName, bytes: summary.fileSize, elapsed_ms: Math.round(elapsedMs) },
@@ -434,7 +502,8 @@ export class Timeline {
   /** Resolves once disk_consistent_lsn ≥ lsn. */
   waitForDiskConsistent(lsn: Lsn): Promise<void> {
     if (lsn <= this.diskConsistent) return Promise.resolve();
-    if (this.cancel.signal.aborted) return Promise.reject(new ShuttingDownError("timeline is shutting down", this.context()));
+    if (this.cancel.signal.aborted)
+      return Promise.reject(new ShuttingDownError("timeline is shutting down", this.context()));
     return new Promise((resolve, reject) => this.flushWaiters.push({ lsn, resolve, reject }));
   }
 
@@ -482,6 +551,67 @@ export class Timeline {
     return total;
   }
 
+  /** A layer object for a file of this timeline (not yet in the layer map). */
+  newLayer(name: LayerName, fileSize: number): PersistentLayer {
+    return new PersistentLayer({
+      io: this.io,
+      directory: this.directory,
+      name,
+      generation: this.generation,
+      fileSize,
+    });
+  }
+
+  /**
+   * Installs `outputs` (written as `<file>.___temp`) in place of `inputs`, durably (see
+   * layer_swap_journal.ts) and, for readers, in one synchronous step.
+   */
+  async replaceLayers(
+    inputs: readonly PersistentLayer[],
+    outputs: readonly PersistentLayer[],
+  ): Promise<void> {
+    const swap: LayerSwap = {
+      inputs: inputs.map((l) => l.fileName),
+      outputs: outputs.map((l) => l.fileName),
+    };
+    await failpoint("compaction-before-commit");
+    await commitLayerSwap(this.directory, swap);
+    await failpoint("compaction-after-commit");
+    const batch = this.layers.batchUpdate();
+    for (const layer of outputs) batch.insert(layer);
+    for (const layer of inputs) batch.remove(layer);
+    batch.flush();
+    for (const layer of inputs) layer.close();
+    finishLayerSwap(this.directory, swap);
+    this.events.emitLayers(this);
+  }
+
+  /** Adds layers whose files are already in place (image layers). */
+  addLayers(layers: readonly PersistentLayer[]): void {
+    if (layers.length === 0) return;
+    const batch = this.layers.batchUpdate();
+    for (const layer of layers) batch.insert(layer);
+    batch.flush();
+    this.events.emitLayers(this);
+  }
+
+  /** Removes layers from the map, then their files (GC). */
+  removeLayers(layers: readonly PersistentLayer[]): void {
+    if (layers.length === 0) return;
+    const batch = this.layers.batchUpdate();
+    for (const layer of layers) batch.remove(layer);
+    batch.flush();
+    for (const layer of layers) layer.deleteLocalFile();
+    this.events.emitLayers(this);
+  }
+
+  recordRun(kind: "compaction" | "gc", run: RecordedRun): void {
+    const runs = this.recentRuns[kind];
+    runs.push(run);
+    if (runs.length > RECENT_RUNS_MAX) runs.shift();
+    this.events.emitRun(this, kind, run);
+  }
+
   setLatestGcCutoff(lsn: Lsn): void {
     assert(lsn >= this.latestGcCutoff, "GC cutoff moves only forward");
     this.latestGcCutoff = lsn;
@@ -522,4 +652,4 @@ export class Timeline {
   }
 }
 
-export { PageserverError, CorruptionError };
+export { CorruptionError, PageserverError };

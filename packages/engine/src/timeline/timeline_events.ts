@@ -4,13 +4,14 @@
  * must be cheap; a throwing listener is isolated from the timeline.
  */
 import type { PersistentLayer } from "../storage_layer/persistent_layer.ts";
-import type { Timeline, TimelineState } from "./timeline.ts";
+import type { RecordedRun, Timeline, TimelineState } from "./timeline.ts";
 
 export interface TimelineListener {
   lsn?(timeline: Timeline): void;
   layers?(timeline: Timeline): void;
   flush?(timeline: Timeline, layer: PersistentLayer, elapsedMs: number): void;
   state?(state: TimelineState): void;
+  run?(timeline: Timeline, kind: "compaction" | "gc", run: RecordedRun): void;
 }
 
 export class TimelineEvents {
@@ -41,6 +42,10 @@ export class TimelineEvents {
 
   emitFlush(timeline: Timeline, layer: PersistentLayer, elapsedMs: number): void {
     this.each((l) => l.flush?.(timeline, layer, elapsedMs));
+  }
+
+  emitRun(timeline: Timeline, kind: "compaction" | "gc", run: RecordedRun): void {
+    this.each((l) => l.run?.(timeline, kind, run));
   }
 
   emitState(state: TimelineState): void {

@@ -50,7 +50,9 @@ export function parseDuration(text: string): number {
     const match = part.exec(trimmed);
     const unit = match ? UNIT_MS[match[2]!.toLowerCase()] : undefined;
     if (!match || unit === undefined) {
-      throw new InvalidArgumentError(`invalid duration '${text}': expected e.g. 20s, 10m, 1h, 7days`);
+      throw new InvalidArgumentError(
+        `invalid duration '${text}': expected e.g. 20s, 10m, 1h, 7days`,
+      );
     }
     total += Number(match[1]) * unit;
     position = part.lastIndex;

@@ -15,25 +15,30 @@
  *
  * Reads of VM and CLOG pages exercise redo (records on a base image); heap pages are images.
  */
-import { setTimeout as sleep } from "node:timers/promises";
-import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { setTimeout as sleep, setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { z } from "zod";
 import { DatadirModification, DatadirState } from "../datadir/datadir_modification.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import type { WalBatch, WalSource } from "../ingest/wal_source.ts";
-import { DEFAULTTABLESPACE_OID, MAIN_FORKNUM, type RelTag, SlruKind, VISIBILITYMAP_FORKNUM } from "../key/rel_tag.ts";
 import { relSizeKey } from "../key/key.ts";
-import { LSN_ALIGNMENT, type Lsn, alignLsn } from "../lsn.ts";
+import {
+  DEFAULTTABLESPACE_OID,
+  MAIN_FORKNUM,
+  type RelTag,
+  SlruKind,
+  VISIBILITYMAP_FORKNUM,
+} from "../key/rel_tag.ts";
+import { alignLsn, LSN_ALIGNMENT, type Lsn } from "../lsn.ts";
 import {
   BLCKSZ,
-  HEAPBLOCKS_PER_PAGE,
-  SIZE_OF_PAGE_HEADER,
   clogLocation,
+  HEAPBLOCKS_PER_PAGE,
   heapBlockToMapBlock,
   pageSetLsn,
+  SIZE_OF_PAGE_HEADER,
 } from "../redo/pg_constants.ts";
 import type { IngestValue } from "../timeline/timeline.ts";
-import { type NeonWalRecord, type Value, encodedValueLength } from "../value/value.ts";
+import { encodedValueLength, type NeonWalRecord, type Value } from "../value/value.ts";
 
 export const WORKLOADS = ["uniform", "hot-cold", "pgbench"] as const;
 export type WorkloadKind = (typeof WORKLOADS)[number];
@@ -49,7 +54,11 @@ export const generatorParamsSchema = z
     /** Stop after this many transactions (counted from transaction 0); null = run forever. */
     transactions: z.number().int().min(1).nullable().default(null),
     /** Commit timestamp of transaction 0 (ms since the Unix epoch). */
-    start_time_ms: z.number().int().min(0).default(() => Date.now()),
+    start_time_ms: z
+      .number()
+      .int()
+      .min(0)
+      .default(() => Date.now()),
   })
   .strict();
 
@@ -70,7 +79,11 @@ function rel(relNode: number, forkNum = MAIN_FORKNUM): RelTag {
 
 /** Deterministic per-transaction randomness (SplitMix-style hash of seed and t). */
 function random(seed: number, t: number, stream: number): number {
-  let x = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(t + 1, 0xc2b2ae35) ^ Math.imul(stream + 7, 0x27d4eb2f)) >>> 0;
+  let x =
+    (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^
+      Math.imul(t + 1, 0xc2b2ae35) ^
+      Math.imul(stream + 7, 0x27d4eb2f)) >>>
+    0;
   x = Math.imul(x ^ (x >>> 16), 0x7feb352d) >>> 0;
   x = Math.imul(x ^ (x >>> 15), 0x846ca68b) >>> 0;
   return ((x ^ (x >>> 16)) >>> 0) / 4294967296;
@@ -151,8 +164,16 @@ const HISTORY_PER_PAGE = 80;
 function pgbenchShape(scale: number): WorkloadShape {
   const accountBlocks = Math.ceil((100_000 * scale) / ACCOUNTS_PER_PAGE);
   const branches: Table = { rel: rel(16384), initialBlocks: 1, mappedBlocks: 0 };
-  const tellers: Table = { rel: rel(16387), initialBlocks: Math.ceil((10 * scale) / 100), mappedBlocks: 0 };
-  const accounts: Table = { rel: rel(16390), initialBlocks: accountBlocks, mappedBlocks: accountBlocks };
+  const tellers: Table = {
+    rel: rel(16387),
+    initialBlocks: Math.ceil((10 * scale) / 100),
+    mappedBlocks: 0,
+  };
+  const accounts: Table = {
+    rel: rel(16390),
+    initialBlocks: accountBlocks,
+    mappedBlocks: accountBlocks,
+  };
   const history: Table = { rel: rel(16393), initialBlocks: 0, mappedBlocks: 0 };
   return {
     tables: [branches, tellers, accounts, history],
@@ -229,23 +250,38 @@ export class WalGenerator implements WalSource {
   }
 
   /** The records of transaction t (without LSNs): what they write and their LSN footprint. */
-  private transactionRecords(t: number): Array<{ stride: number; apply: (m: DatadirModification, lsn: Lsn) => void }> {
+  private transactionRecords(
+    t: number,
+  ): Array<{ stride: number; apply: (m: DatadirModification, lsn: Lsn) => void }> {
     const { params } = this;
-    const records: Array<{ stride: number; apply: (m: DatadirModification, lsn: Lsn) => void }> = [];
+    const records: Array<{ stride: number; apply: (m: DatadirModification, lsn: Lsn) => void }> =
+      [];
     for (const write of this.shape.writes(params, t)) {
       const heapStride = recordStride({ kind: "image", image: Buffer.alloc(BLCKSZ) });
       records.push({
         stride: heapStride,
-        apply: (m, lsn) => m.at(lsn).putRelationPageImage(write.table.rel, write.block, generatedPage(lsn, write.block, t)),
+        apply: (m, lsn) =>
+          m
+            .at(lsn)
+            .putRelationPageImage(write.table.rel, write.block, generatedPage(lsn, write.block, t)),
       });
       if (write.table.mappedBlocks > 0) {
-        const record: NeonWalRecord = { type: "ClearVisibilityMapFlags", newHeapBlkno: write.block, oldHeapBlkno: null, flags: 3 };
+        const record: NeonWalRecord = {
+          type: "ClearVisibilityMapFlags",
+          newHeapBlkno: write.block,
+          oldHeapBlkno: null,
+          flags: 3,
+        };
         records.push({
           stride: recordStride({ kind: "record", record }),
           apply: (m, lsn) =>
             m
               .at(lsn)
-              .putRelationWalRecord({ ...write.table.rel, forkNum: VISIBILITYMAP_FORKNUM }, heapBlockToMapBlock(write.block), record),
+              .putRelationWalRecord(
+                { ...write.table.rel, forkNum: VISIBILITYMAP_FORKNUM },
+                heapBlockToMapBlock(write.block),
+                record,
+              ),
         });
       }
     }
@@ -296,7 +332,8 @@ export class WalGenerator implements WalSource {
       const mapBlocks = Math.ceil(table.mappedBlocks / HEAPBLOCKS_PER_PAGE);
       const vm = { ...table.rel, forkNum: VISIBILITYMAP_FORKNUM };
       m.putRelationCreation(vm, 0);
-      for (let block = 0; block < mapBlocks; block++) m.putRelationPageImage(vm, block, allVisibleMapPage(m.lsn));
+      for (let block = 0; block < mapBlocks; block++)
+        m.putRelationPageImage(vm, block, allVisibleMapPage(m.lsn));
     }
   }
 
@@ -348,7 +385,10 @@ export class WalGenerator implements WalSource {
     const state = this.stateBefore(t);
     const limit = this.params.transactions ?? Number.POSITIVE_INFINITY;
     const rate = this.params.rate;
-    const perBatch = rate > 0 ? Math.max(1, Math.floor(rate / 20)) : Math.max(1, Math.floor(this.batchRecords / this.recordsPerTransaction));
+    const perBatch =
+      rate > 0
+        ? Math.max(1, Math.floor(rate / 20))
+        : Math.max(1, Math.floor(this.batchRecords / this.recordsPerTransaction));
     const started = performance.now();
     const firstT = t;
     while (t < limit && !signal.aborted) {
@@ -363,9 +403,13 @@ export class WalGenerator implements WalSource {
       const values = this.generate(state, t, to, afterLsn);
       let walBytes = 0;
       for (const value of values) walBytes += encodedValueLength(value.value);
-      yield { values, endLsn: this.transactionEndLsn(to - 1), walBytes, records: (to - t) * this.recordsPerTransaction };
+      yield {
+        values,
+        endLsn: this.transactionEndLsn(to - 1),
+        walBytes,
+        records: (to - t) * this.recordsPerTransaction,
+      };
       t = to;
     }
   }
 }
-

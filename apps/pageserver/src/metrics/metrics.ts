@@ -1,0 +1,245 @@
+/**
+ * Prometheus metrics with Neon's names (reference §12). Hot-path metrics (smgr latency) are
+ * observed through label children cached per timeline; state metrics (LSNs, layer counts and
+ * bytes, sizes) are gauges filled at scrape time from the engine, so ingest pays nothing for them.
+ */
+import { type Tenant, type TenantManager, type Timeline, ingestStats } from "@pageserver/engine";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export const SMGR_QUERY_TYPES = [
+  "get_rel_exists",
+  "get_rel_size",
+  "get_page_at_lsn",
+  "get_db_size",
+  "get_slru_segment",
+] as const;
+export type SmgrQueryType = (typeof SMGR_QUERY_TYPES)[number];
+
+/** Neon's per-timeline smgr buckets (the compute uses the same). */
+export const SMGR_BUCKETS_SECONDS = [0.0006, 0.001, 0.003, 0.006, 0.01, 0.03, 0.1, 1, 3];
+/** Neon's global buckets: 1 µs to 1000 s, about 4 per decade (41 of them). */
+const GLOBAL_BUCKETS_SECONDS = Array.from({ length: 41 }, (_, i) => Number((1e-6 * 10 ** (i / 4.444)).toPrecision(3)));
+const STORAGE_OPERATION_BUCKETS_SECONDS = [0.01, 0.1, 1, 10, 100, 1000];
+
+export type StorageOperation = "layer flush" | "compact" | "create images" | "gc" | "find gc cutoffs";
+
+export class PageserverMetrics {
+  readonly registry = new Registry();
+  private readonly smgrQuery: Histogram<"smgr_query_type" | "tenant_id" | "shard_id" | "timeline_id">;
+  private readonly smgrQueryGlobal: Histogram<"smgr_query_type">;
+  private readonly smgrStarted: Counter<"smgr_query_type" | "tenant_id" | "shard_id" | "timeline_id">;
+  private readonly storageOperations: Histogram<"operation">;
+  private readonly storageOperationSum: Counter<"operation" | "tenant_id" | "shard_id" | "timeline_id">;
+  private readonly storageOperationCount: Counter<"operation" | "tenant_id" | "shard_id" | "timeline_id">;
+  readonly connectionsStarted: Counter<"pageserver_connection_kind">;
+  readonly connectionsFinished: Counter<"pageserver_connection_kind">;
+  readonly batchSize: Histogram;
+  readonly layersPerRead: Histogram;
+  readonly waitLsnSeconds: Histogram;
+  private readonly smgrChildren = new Map<string, { observe(v: number): void }>();
+
+  constructor(private readonly tenants: TenantManager) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: "pageserver_process_" });
+    const timelineLabels = ["smgr_query_type", "tenant_id", "shard_id", "timeline_id"] as const;
+    this.smgrQuery = new Histogram({
+      name: "pageserver_smgr_query_seconds",
+      help: "Time spent on smgr query handling, aggregated by query type and tenant/timeline.",
+      labelNames: timelineLabels,
+      buckets: SMGR_BUCKETS_SECONDS,
+      registers,
+    });
+    this.smgrQueryGlobal = new Histogram({
+      name: "pageserver_smgr_query_seconds_global",
+      help: "Time spent on smgr query handling, aggregated by query type.",
+      labelNames: ["smgr_query_type"],
+      buckets: GLOBAL_BUCKETS_SECONDS,
+      registers,
+    });
+    this.smgrStarted = new Counter({
+      name: "pageserver_smgr_query_started_count",
+      help: "Number of smgr queries started.",
+      labelNames: timelineLabels,
+      registers,
+    });
+    this.storageOperations = new Histogram({
+      name: "pageserver_storage_operations_seconds_global",
+      help: "Time taken for storage operations.",
+      labelNames: ["operation"],
+      buckets: STORAGE_OPERATION_BUCKETS_SECONDS,
+      registers,
+    });
+    const operationLabels = ["operation", "tenant_id", "shard_id", "timeline_id"] as const;
+    this.storageOperationSum = new Counter({
+      name: "pageserver_storage_operations_seconds_sum",
+      help: "Total time spent on storage operations, per timeline.",
+      labelNames: operationLabels,
+      registers,
+    });
+    this.storageOperationCount = new Counter({
+      name: "pageserver_storage_operations_seconds_count",
+      help: "Count of storage operations, per timeline.",
+      labelNames: operationLabels,
+      registers,
+    });
+    this.connectionsStarted = new Counter({
+      name: "pageserver_live_connections_started",
+      help: "Number of network connections started.",
+      labelNames: ["pageserver_connection_kind"],
+      registers,
+    });
+    this.connectionsFinished = new Counter({
+      name: "pageserver_live_connections_finished",
+      help: "Number of network connections finished.",
+      labelNames: ["pageserver_connection_kind"],
+      registers,
+    });
+    this.batchSize = new Histogram({
+      name: "pageserver_page_service_batch_size",
+      help: "GetPage requests merged into one vectored read.",
+      buckets: [1, 2, 4, 8, 16, 32],
+      registers,
+    });
+    this.layersPerRead = new Histogram({
+      name: "pageserver_layers_per_read",
+      help: "Layers visited to serve one vectored read.",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers,
+    });
+    this.waitLsnSeconds = new Histogram({
+      name: "pageserver_wait_lsn_seconds",
+      help: "Time a request waited for its LSN to arrive.",
+      buckets: GLOBAL_BUCKETS_SECONDS,
+      registers,
+    });
+    this.registerStateGauges();
+  }
+
+  /** Observes one smgr query (seconds of execution). */
+  observeSmgr(type: SmgrQueryType, tenantId: string, timelineId: string, seconds: number, count = 1): void {
+    const key = `${type}/${tenantId}/${timelineId}`;
+    let child = this.smgrChildren.get(key);
+    if (!child) {
+      const labels = { smgr_query_type: type, tenant_id: tenantId, shard_id: "0000", timeline_id: timelineId };
+      const histogram = this.smgrQuery.labels(labels);
+      const global = this.smgrQueryGlobal.labels({ smgr_query_type: type });
+      const started = this.smgrStarted.labels(labels);
+      child = {
+        observe(v: number) {
+          histogram.observe(v);
+          global.observe(v);
+          started.inc();
+        },
+      };
+      this.smgrChildren.set(key, child);
+    }
+    for (let i = 0; i < count; i++) child.observe(seconds);
+  }
+
+  observeStorageOperation(operation: StorageOperation, tenantId: string, timelineId: string, seconds: number): void {
+    this.storageOperations.observe({ operation }, seconds);
+    const labels = { operation, tenant_id: tenantId, shard_id: "0000", timeline_id: timelineId };
+    this.storageOperationSum.inc(labels, seconds);
+    this.storageOperationCount.inc(labels);
+  }
+
+  /** Drops the label children of a timeline that is gone. */
+  forgetTimeline(tenantId: string, timelineId: string): void {
+    for (const key of this.smgrChildren.keys()) if (key.endsWith(`/${tenantId}/${timelineId}`)) this.smgrChildren.delete(key);
+  }
+
+  private eachTimeline(visit: (tenant: Tenant, timeline: Timeline, labels: Record<string, string>) => void): void {
+    for (const tenant of this.tenants.list()) {
+      for (const timeline of tenant.timelines()) {
+        visit(tenant, timeline, { tenant_id: tenant.tenantId, shard_id: "0000", timeline_id: timeline.timelineId });
+      }
+    }
+  }
+
+  private timelineGauge(name: string, help: string, value: (timeline: Timeline) => number): void {
+    const metrics = this;
+    new Gauge({
+      name,
+      help,
+      labelNames: ["tenant_id", "shard_id", "timeline_id"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        metrics.eachTimeline((_, timeline, labels) => this.set(labels, value(timeline)));
+      },
+    });
+  }
+
+  private registerStateGauges(): void {
+    const metrics = this;
+    this.timelineGauge("pageserver_last_record_lsn", "Last record LSN grouped by timeline", (t) => t.lastRecordLsn);
+    this.timelineGauge("pageserver_disk_consistent_lsn", "Disk consistent LSN grouped by timeline", (t) => t.diskConsistentLsn);
+    this.timelineGauge("pageserver_resident_physical_size", "The size of the layer files present locally", (t) => t.physicalSize());
+    this.timelineGauge("pageserver_timeline_ephemeral_bytes", "Bytes held in in-memory layers", (t) => t.ephemeralBytes());
+    new Gauge({
+      name: "pageserver_resident_physical_size_global",
+      help: "Total size of the layer files present locally",
+      registers: [this.registry],
+      collect() {
+        let total = 0;
+        metrics.eachTimeline((_, timeline) => {
+          total += timeline.physicalSize();
+        });
+        this.set(total);
+      },
+    });
+    const layerLabels = ["tenant_id", "shard_id", "timeline_id", "level", "kind"] as const;
+    const layerStats = (timeline: Timeline) => {
+      const stats = { l0: [0, 0], l1Delta: [0, 0], image: [0, 0], frozen: [0, 0] };
+      for (const layer of timeline.layers.historicLayers()) {
+        const bucket = layer.kind === "image" ? stats.image : layer.isL0 ? stats.l0 : stats.l1Delta;
+        bucket[0]!++;
+        bucket[1]! += layer.fileSize;
+      }
+      for (const frozen of timeline.layers.frozenLayers) {
+        stats.frozen[0]!++;
+        stats.frozen[1]! += frozen.size;
+      }
+      return stats;
+    };
+    for (const [name, index] of [
+      ["pageserver_layer_count", 0],
+      ["pageserver_layer_bytes", 1],
+    ] as const) {
+      new Gauge({
+        name,
+        help: index === 0 ? "Number of layers, by level and kind" : "Bytes of layers, by level and kind",
+        labelNames: layerLabels,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          metrics.eachTimeline((_, timeline, labels) => {
+            const stats = layerStats(timeline);
+            this.set({ ...labels, level: "l0", kind: "delta" }, stats.l0[index]!);
+            this.set({ ...labels, level: "l1", kind: "delta" }, stats.l1Delta[index]!);
+            this.set({ ...labels, level: "l1", kind: "image" }, stats.image[index]!);
+            this.set({ ...labels, level: "frozen", kind: "delta" }, stats.frozen[index]!);
+          });
+        },
+      });
+    }
+    const ingestCounter = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    ingestCounter("pageserver_wal_ingest_records_received", "Number of WAL records received", () => ingestStats.recordsReceived);
+    ingestCounter("pageserver_wal_ingest_bytes_received", "Bytes of WAL received", () => ingestStats.bytesReceived);
+    ingestCounter("pageserver_wal_ingest_records_committed", "Number of WAL records committed", () => ingestStats.recordsReceived);
+    ingestCounter("pageserver_wal_ingest_values_committed", "Number of values committed", () => ingestStats.valuesCommitted);
+  }
+
+  async render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
