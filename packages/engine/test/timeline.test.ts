@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
-import path from "node:path";
 import { describe, test } from "node:test";
 import {
   ConflictError,
@@ -115,8 +114,9 @@ describe("timeline", () => {
     const model = new TimelineModel();
     for (let round = 0; round < 30; round++) {
       ingestRandom(timeline, model, random, 50 + Math.floor(random() * 200), 300);
-      if (random() < 0.3) await timeline.checkpoint();
-      else if (random() < 0.3) timeline.freezeOpenLayer();
+      const action = random();
+      if (action < 0.3) await timeline.checkpoint();
+      else if (action < 0.5) timeline.freezeOpenLayer();
       await checkAgainstModel(timeline, model, random, 40, seed);
     }
     await timeline.checkpoint();

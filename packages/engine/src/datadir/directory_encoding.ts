@@ -89,7 +89,7 @@ export function encodeSlruDir(segments: readonly number[]): Buffer {
   const sorted = [...segments].sort((a, b) => a - b);
   const buffer = Buffer.alloc(8 + sorted.length * 4);
   writeLength(buffer, sorted.length);
-  sorted.forEach((segno, i) => buffer.writeUInt32BE(segno, 8 + i * 4));
+  for (const [i, segno] of sorted.entries()) buffer.writeUInt32BE(segno, 8 + i * 4);
   return buffer;
 }
 

@@ -30,7 +30,6 @@ import {
 } from "../limits.ts";
 import { formatLsn, type Lsn, type LsnRange, writeLsn } from "../lsn.ts";
 import {
-  BLOB_CHECKSUM_SIZE,
   ENTRY_KEY_SIZE,
   ENTRY_WILL_INIT,
   encodeHeader,
