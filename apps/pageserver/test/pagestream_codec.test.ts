@@ -37,6 +37,7 @@ import {
   pagestreamRequestHeader,
   pagestreamRequestLength,
   pagestreamResponseLength,
+  writeGetPageResponse,
 } from "../src/page_service/pagestream_codec.ts";
 
 /** Joins hex fragments into bytes; spaces inside fragments are allowed for readability. */
@@ -394,6 +395,32 @@ describe("pagestream responses", () => {
       framed,
       Buffer.concat([hex("64 0000202e", "66", V3_ECHO_HEX, REL_HEX, "00000007"), page]),
     );
+  });
+
+  it("GetPage written into caller-owned memory at an offset", () => {
+    const page = testPage(6);
+    const target = Buffer.alloc(3 + 8239 + 2, 0xee);
+    const end = writeGetPageResponse(target, 3, 3, GET_PAGE, page, { copyData: true });
+    assert.equal(end, 3 + 8239);
+    assert.deepEqual(
+      target.subarray(3, end),
+      encodeGetPageResponse(3, GET_PAGE, page, { copyData: true }),
+    );
+    assert.deepEqual(target.subarray(0, 3), hex("eeeeee"));
+    assert.deepEqual(target.subarray(end), hex("eeee"));
+    assert.throws(
+      () => writeGetPageResponse(target, 6, 3, GET_PAGE, page, { copyData: true }),
+      /too small/,
+    );
+  });
+
+  it("slab-carved responses do not overlap", () => {
+    const responses = Array.from({ length: 100 }, (_, i) =>
+      encodeGetPageResponse(3, GET_PAGE, testPage(i)),
+    );
+    responses.forEach((response, i) => {
+      assert.deepEqual(response.subarray(42), testPage(i), `response ${i}`);
+    });
   });
 
   it("the GetPage header alone plus the page equals the whole response", () => {

@@ -29,7 +29,7 @@ import type { Lsn } from "../src/lsn.ts";
 import { type LayerName, parseLayerName } from "../src/storage_layer/layer_name.ts";
 
 const quick = process.argv.includes("--quick") || process.env.BENCH_QUICK === "1";
-const rounds = quick ? 3 : 15;
+const rounds = quick ? 5 : 60;
 const dataPath = path.resolve(
   import.meta.dirname,
   "../../../../shared/data/neon/odd-brook-layernames.txt",

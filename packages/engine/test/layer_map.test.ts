@@ -411,6 +411,7 @@ describe("layer map search", () => {
   test("matches the reference on random layer sets through insert and remove batches", () => {
     const seed = seedFromEnv();
     const random = new RandomLayers(seed);
+    const updates = { appends: 0, fullRebuilds: 0 };
     for (let round = 0; round < 12; round++) {
       const context = `seed ${seed} round ${round}`;
       const map = new LayerMap<TestLayer, TestInMemory>();
@@ -433,7 +434,14 @@ describe("layer map search", () => {
         checkAgainstReference(map, [...present.values()], [], random, `${context} step ${step}`);
       }
       assert.equal(map.historicCount, present.size, context);
+      updates.appends += map.stats.appends;
+      updates.fullRebuilds += map.stats.fullRebuilds;
     }
+    // Both ways of updating the index were exercised.
+    assert.ok(
+      updates.appends > 0 && updates.fullRebuilds > 0,
+      `seed ${seed}: ${JSON.stringify(updates)}`,
+    );
   });
 
   test("in-memory layers come first, newest first, with their start as the floor", () => {

@@ -9,10 +9,10 @@ import path from "node:path";
 import {
   InvalidArgumentError,
   type NodeId,
-  TENANT_CONFIG_DEFAULTS,
-  type TenantConfigKnobs,
   parseDuration,
   parseTenantConfig,
+  TENANT_CONFIG_DEFAULTS,
+  type TenantConfigKnobs,
 } from "@pageserver/engine";
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
@@ -77,7 +77,11 @@ export const pageserverConfigSchema = z
     max_file_descriptors: z.number().int().min(4).max(1_000_000).default(100),
     concurrent_tenant_warmup: z.number().int().min(1).default(8),
     ingest_batch_size: z.number().int().min(1).default(100),
-    max_vectored_read_bytes: z.number().int().min(8192).default(130 * 1024),
+    max_vectored_read_bytes: z
+      .number()
+      .int()
+      .min(8192)
+      .default(130 * 1024),
     max_get_vectored_keys: z.number().int().min(1).max(32).default(32),
     disk_usage_based_eviction: diskUsageEvictionSchema.optional(),
     tenant_config: z.record(z.string(), z.unknown()).default({}),
@@ -174,7 +178,8 @@ function readToml(file: string): Record<string, unknown> {
 /** Reads identity.toml: `id = <node id>`, required. */
 export function loadIdentity(workdir: string): NodeId {
   const file = path.join(workdir, IDENTITY_FILE);
-  if (!existsSync(file)) throw new ConfigError(`${file} not found: run 'pageserver --init -D ${workdir}' first`);
+  if (!existsSync(file))
+    throw new ConfigError(`${file} not found: run 'pageserver --init -D ${workdir}' first`);
   const id = readToml(file).id;
   if (typeof id !== "number" || !Number.isInteger(id) || id < 0) {
     throw new ConfigError(`${file}: 'id' must be a non-negative integer node id`);
@@ -207,7 +212,9 @@ export function resolveConfig(
     if (known.has(key)) continue;
     warnings.push({
       key,
-      message: INERT_KEYS.has(key) ? `config key '${key}' has no effect in this pageserver` : `unknown config key '${key}' ignored`,
+      message: INERT_KEYS.has(key)
+        ? `config key '${key}' has no effect in this pageserver`
+        : `unknown config key '${key}' ignored`,
     });
   }
   const file = parsed.data;
@@ -215,7 +222,9 @@ export function resolveConfig(
   try {
     tenantConfigDefaults = parseTenantConfig(file.tenant_config);
   } catch (error) {
-    throw new ConfigError(`invalid pageserver config: key 'tenant_config': ${(error as Error).message}`);
+    throw new ConfigError(
+      `invalid pageserver config: key 'tenant_config': ${(error as Error).message}`,
+    );
   }
   const config: PageserverConfig = {
     workdir,
@@ -240,8 +249,13 @@ export function resolveConfig(
     metricCollectionEndpoint: file.metric_collection_endpoint ?? null,
     file,
   };
-  if ((config.pgAuthType === "NeonJWT" || config.httpAuthType === "NeonJWT") && !config.authValidationPublicKeyPath) {
-    throw new ConfigError("invalid pageserver config: key 'auth_validation_public_key_path' is required when an auth type is NeonJWT");
+  if (
+    (config.pgAuthType === "NeonJWT" || config.httpAuthType === "NeonJWT") &&
+    !config.authValidationPublicKeyPath
+  ) {
+    throw new ConfigError(
+      "invalid pageserver config: key 'auth_validation_public_key_path' is required when an auth type is NeonJWT",
+    );
   }
   return { config, warnings };
 }

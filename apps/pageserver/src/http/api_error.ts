@@ -59,7 +59,8 @@ export function statusOf(error: unknown): number {
   for (const [cls, status] of STATUS_BY_CLASS) if (error instanceof cls) return status;
   if (error instanceof PageserverError && error.code === "PS_ERR_UNSUPPORTED") return 400;
   const fastifyStatus = (error as { statusCode?: unknown }).statusCode;
-  if (typeof fastifyStatus === "number" && fastifyStatus >= 400 && fastifyStatus < 600) return fastifyStatus;
+  if (typeof fastifyStatus === "number" && fastifyStatus >= 400 && fastifyStatus < 600)
+    return fastifyStatus;
   return 500;
 }
 

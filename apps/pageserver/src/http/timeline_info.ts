@@ -4,13 +4,13 @@
  * second per timeline), so listing many timelines stays cheap.
  */
 import {
+  formatLsn,
   type IngestLoop,
   LSN_INVALID,
   type Lsn,
+  logicalSize,
   type Tenant,
   type Timeline,
-  formatLsn,
-  logicalSize,
 } from "@pageserver/engine";
 
 interface LogicalSizeCache {
@@ -27,7 +27,8 @@ const REFRESH_MS = 1000;
 export async function currentLogicalSize(timeline: Timeline): Promise<number> {
   let cache = logicalSizes.get(timeline);
   const now = Date.now();
-  if (cache && (cache.lsn === timeline.lastRecordLsn || now - cache.computedAtMs < REFRESH_MS)) return cache.size;
+  if (cache && (cache.lsn === timeline.lastRecordLsn || now - cache.computedAtMs < REFRESH_MS))
+    return cache.size;
   if (cache?.pending) return cache.pending;
   if (!cache) {
     cache = { lsn: LSN_INVALID, size: 0, computedAtMs: 0, pending: null };
@@ -57,7 +58,12 @@ function stateJson(timeline: Timeline): unknown {
 
 function walReceiverFields(loop: IngestLoop | undefined): Record<string, unknown> {
   if (!loop) {
-    return { wal_source_connstr: null, last_received_msg_lsn: null, last_received_msg_ts: null, walreceiver_status: "" };
+    return {
+      wal_source_connstr: null,
+      last_received_msg_lsn: null,
+      last_received_msg_ts: null,
+      walreceiver_status: "",
+    };
   }
   const p = loop.progress;
   return {
@@ -68,7 +74,11 @@ function walReceiverFields(loop: IngestLoop | undefined): Record<string, unknown
   };
 }
 
-export async function timelineInfo(tenant: Tenant, timeline: Timeline, remoteConsistentLsn: Lsn | null): Promise<Record<string, unknown>> {
+export async function timelineInfo(
+  tenant: Tenant,
+  timeline: Timeline,
+  remoteConsistentLsn: Lsn | null,
+): Promise<Record<string, unknown>> {
   const planned = timeline.gc.plannedCutoff ?? LSN_INVALID;
   const applied = timeline.latestGcCutoffLsn;
   const loop = tenant.ingestLoop(timeline.timelineId);

@@ -5,23 +5,31 @@
 import {
   InvalidArgumentError,
   type Lsn,
-  type TenantId,
-  type TimelineId,
   parseLsn,
   parseTenantShardId,
   parseTimelineId,
+  type TenantId,
+  type TimelineId,
 } from "@pageserver/engine";
 import { z } from "zod";
 
-export function parseWith<T extends z.ZodType>(schema: T, input: unknown, what: string): z.output<T> {
+export function parseWith<T extends z.ZodType>(
+  schema: T,
+  input: unknown,
+  what: string,
+): z.output<T> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   if (issue.code === "unrecognized_keys") {
-    throw new InvalidArgumentError(`invalid ${what}: unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}`);
+    throw new InvalidArgumentError(
+      `invalid ${what}: unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}`,
+    );
   }
   const field = issue.path.join(".");
-  throw new InvalidArgumentError(`invalid ${what}${field ? `: field '${field}'` : ""}: ${issue.message}`);
+  throw new InvalidArgumentError(
+    `invalid ${what}${field ? `: field '${field}'` : ""}: ${issue.message}`,
+  );
 }
 
 export const lsnSchema = z.string().transform((text, context): Lsn => {
@@ -46,7 +54,9 @@ export const timelineIdSchema = z.string().transform((text, context): TimelineId
 export function tenantFromPath(text: string): TenantId {
   const shard = parseTenantShardId(text);
   if (shard.shardCount > 1) {
-    throw new InvalidArgumentError(`tenant shard ${text}: this pageserver serves unsharded tenants only`);
+    throw new InvalidArgumentError(
+      `tenant shard ${text}: this pageserver serves unsharded tenants only`,
+    );
   }
   return shard.tenantId;
 }

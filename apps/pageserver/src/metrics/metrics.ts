@@ -3,8 +3,8 @@
  * observed through label children cached per timeline; state metrics (LSNs, layer counts and
  * bytes, sizes) are gauges filled at scrape time from the engine, so ingest pays nothing for them.
  */
-import { type Tenant, type TenantManager, type Timeline, ingestStats } from "@pageserver/engine";
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { ingestStats, type Tenant, type TenantManager, type Timeline } from "@pageserver/engine";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 export const SMGR_QUERY_TYPES = [
   "get_rel_exists",
@@ -18,19 +18,34 @@ export type SmgrQueryType = (typeof SMGR_QUERY_TYPES)[number];
 /** Neon's per-timeline smgr buckets (the compute uses the same). */
 export const SMGR_BUCKETS_SECONDS = [0.0006, 0.001, 0.003, 0.006, 0.01, 0.03, 0.1, 1, 3];
 /** Neon's global buckets: 1 µs to 1000 s, about 4 per decade (41 of them). */
-const GLOBAL_BUCKETS_SECONDS = Array.from({ length: 41 }, (_, i) => Number((1e-6 * 10 ** (i / 4.444)).toPrecision(3)));
+const GLOBAL_BUCKETS_SECONDS = Array.from({ length: 41 }, (_, i) =>
+  Number((1e-6 * 10 ** (i / 4.444)).toPrecision(3)),
+);
 const STORAGE_OPERATION_BUCKETS_SECONDS = [0.01, 0.1, 1, 10, 100, 1000];
 
-export type StorageOperation = "layer flush" | "compact" | "create images" | "gc" | "find gc cutoffs";
+export type StorageOperation =
+  | "layer flush"
+  | "compact"
+  | "create images"
+  | "gc"
+  | "find gc cutoffs";
 
 export class PageserverMetrics {
   readonly registry = new Registry();
-  private readonly smgrQuery: Histogram<"smgr_query_type" | "tenant_id" | "shard_id" | "timeline_id">;
+  private readonly smgrQuery: Histogram<
+    "smgr_query_type" | "tenant_id" | "shard_id" | "timeline_id"
+  >;
   private readonly smgrQueryGlobal: Histogram<"smgr_query_type">;
-  private readonly smgrStarted: Counter<"smgr_query_type" | "tenant_id" | "shard_id" | "timeline_id">;
+  private readonly smgrStarted: Counter<
+    "smgr_query_type" | "tenant_id" | "shard_id" | "timeline_id"
+  >;
   private readonly storageOperations: Histogram<"operation">;
-  private readonly storageOperationSum: Counter<"operation" | "tenant_id" | "shard_id" | "timeline_id">;
-  private readonly storageOperationCount: Counter<"operation" | "tenant_id" | "shard_id" | "timeline_id">;
+  private readonly storageOperationSum: Counter<
+    "operation" | "tenant_id" | "shard_id" | "timeline_id"
+  >;
+  private readonly storageOperationCount: Counter<
+    "operation" | "tenant_id" | "shard_id" | "timeline_id"
+  >;
   readonly connectionsStarted: Counter<"pageserver_connection_kind">;
   readonly connectionsFinished: Counter<"pageserver_connection_kind">;
   readonly batchSize: Histogram;
@@ -116,11 +131,22 @@ export class PageserverMetrics {
   }
 
   /** Observes one smgr query (seconds of execution). */
-  observeSmgr(type: SmgrQueryType, tenantId: string, timelineId: string, seconds: number, count = 1): void {
+  observeSmgr(
+    type: SmgrQueryType,
+    tenantId: string,
+    timelineId: string,
+    seconds: number,
+    count = 1,
+  ): void {
     const key = `${type}/${tenantId}/${timelineId}`;
     let child = this.smgrChildren.get(key);
     if (!child) {
-      const labels = { smgr_query_type: type, tenant_id: tenantId, shard_id: "0000", timeline_id: timelineId };
+      const labels = {
+        smgr_query_type: type,
+        tenant_id: tenantId,
+        shard_id: "0000",
+        timeline_id: timelineId,
+      };
       const histogram = this.smgrQuery.labels(labels);
       const global = this.smgrQueryGlobal.labels({ smgr_query_type: type });
       const started = this.smgrStarted.labels(labels);
@@ -136,7 +162,12 @@ export class PageserverMetrics {
     for (let i = 0; i < count; i++) child.observe(seconds);
   }
 
-  observeStorageOperation(operation: StorageOperation, tenantId: string, timelineId: string, seconds: number): void {
+  observeStorageOperation(
+    operation: StorageOperation,
+    tenantId: string,
+    timelineId: string,
+    seconds: number,
+  ): void {
     this.storageOperations.observe({ operation }, seconds);
     const labels = { operation, tenant_id: tenantId, shard_id: "0000", timeline_id: timelineId };
     this.storageOperationSum.inc(labels, seconds);
@@ -145,13 +176,20 @@ export class PageserverMetrics {
 
   /** Drops the label children of a timeline that is gone. */
   forgetTimeline(tenantId: string, timelineId: string): void {
-    for (const key of this.smgrChildren.keys()) if (key.endsWith(`/${tenantId}/${timelineId}`)) this.smgrChildren.delete(key);
+    for (const key of this.smgrChildren.keys())
+      if (key.endsWith(`/${tenantId}/${timelineId}`)) this.smgrChildren.delete(key);
   }
 
-  private eachTimeline(visit: (tenant: Tenant, timeline: Timeline, labels: Record<string, string>) => void): void {
+  private eachTimeline(
+    visit: (tenant: Tenant, timeline: Timeline, labels: Record<string, string>) => void,
+  ): void {
     for (const tenant of this.tenants.list()) {
       for (const timeline of tenant.timelines()) {
-        visit(tenant, timeline, { tenant_id: tenant.tenantId, shard_id: "0000", timeline_id: timeline.timelineId });
+        visit(tenant, timeline, {
+          tenant_id: tenant.tenantId,
+          shard_id: "0000",
+          timeline_id: timeline.timelineId,
+        });
       }
     }
   }
@@ -172,10 +210,26 @@ export class PageserverMetrics {
 
   private registerStateGauges(): void {
     const metrics = this;
-    this.timelineGauge("pageserver_last_record_lsn", "Last record LSN grouped by timeline", (t) => t.lastRecordLsn);
-    this.timelineGauge("pageserver_disk_consistent_lsn", "Disk consistent LSN grouped by timeline", (t) => t.diskConsistentLsn);
-    this.timelineGauge("pageserver_resident_physical_size", "The size of the layer files present locally", (t) => t.physicalSize());
-    this.timelineGauge("pageserver_timeline_ephemeral_bytes", "Bytes held in in-memory layers", (t) => t.ephemeralBytes());
+    this.timelineGauge(
+      "pageserver_last_record_lsn",
+      "Last record LSN grouped by timeline",
+      (t) => t.lastRecordLsn,
+    );
+    this.timelineGauge(
+      "pageserver_disk_consistent_lsn",
+      "Disk consistent LSN grouped by timeline",
+      (t) => t.diskConsistentLsn,
+    );
+    this.timelineGauge(
+      "pageserver_resident_physical_size",
+      "The size of the layer files present locally",
+      (t) => t.physicalSize(),
+    );
+    this.timelineGauge(
+      "pageserver_timeline_ephemeral_bytes",
+      "Bytes held in in-memory layers",
+      (t) => t.ephemeralBytes(),
+    );
     new Gauge({
       name: "pageserver_resident_physical_size_global",
       help: "Total size of the layer files present locally",
@@ -208,7 +262,10 @@ export class PageserverMetrics {
     ] as const) {
       new Gauge({
         name,
-        help: index === 0 ? "Number of layers, by level and kind" : "Bytes of layers, by level and kind",
+        help:
+          index === 0
+            ? "Number of layers, by level and kind"
+            : "Bytes of layers, by level and kind",
         labelNames: layerLabels,
         registers: [this.registry],
         collect() {
@@ -233,10 +290,26 @@ export class PageserverMetrics {
           this.inc(read());
         },
       });
-    ingestCounter("pageserver_wal_ingest_records_received", "Number of WAL records received", () => ingestStats.recordsReceived);
-    ingestCounter("pageserver_wal_ingest_bytes_received", "Bytes of WAL received", () => ingestStats.bytesReceived);
-    ingestCounter("pageserver_wal_ingest_records_committed", "Number of WAL records committed", () => ingestStats.recordsReceived);
-    ingestCounter("pageserver_wal_ingest_values_committed", "Number of values committed", () => ingestStats.valuesCommitted);
+    ingestCounter(
+      "pageserver_wal_ingest_records_received",
+      "Number of WAL records received",
+      () => ingestStats.recordsReceived,
+    );
+    ingestCounter(
+      "pageserver_wal_ingest_bytes_received",
+      "Bytes of WAL received",
+      () => ingestStats.bytesReceived,
+    );
+    ingestCounter(
+      "pageserver_wal_ingest_records_committed",
+      "Number of WAL records committed",
+      () => ingestStats.recordsReceived,
+    );
+    ingestCounter(
+      "pageserver_wal_ingest_values_committed",
+      "Number of values committed",
+      () => ingestStats.valuesCommitted,
+    );
   }
 
   async render(): Promise<string> {

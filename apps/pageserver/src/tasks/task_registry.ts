@@ -46,14 +46,16 @@ export class TaskRegistry {
   }
 
   list(): TaskInfo[] {
-    return [...this.running.values()].map(({ id, kind, name, tenantId, timelineId, startedAtMs }) => ({
-      id,
-      kind,
-      name,
-      tenantId,
-      timelineId,
-      startedAtMs,
-    }));
+    return [...this.running.values()].map(
+      ({ id, kind, name, tenantId, timelineId, startedAtMs }) => ({
+        id,
+        kind,
+        name,
+        tenantId,
+        timelineId,
+        startedAtMs,
+      }),
+    );
   }
 
   /** Cancels the tasks of `kind` (or all) and waits for them to end. */

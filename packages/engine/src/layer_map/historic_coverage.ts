@@ -424,32 +424,37 @@ export class HistoricCoverage {
     const high = keyPart(key, 0);
     const middle = keyPart(key, 12);
     const low = keyPart(key, 24);
-    const numbers = this.boundaryNumbers;
-    // The last boundary ≤ key, by binary search on the numbers.
+    const segment = this.searchSegment(high, middle, low);
+    this.cachedKey = key;
+    this.cachedSegment = segment;
+    return segment;
+  }
+
+  /** Binary search for the last boundary ≤ the decoded key; -1 when outside every segment. */
+  private searchSegment(high: number, middle: number, low: number): number {
     let first = 0;
     let count = this.boundaryKeys.length;
     while (count > 0) {
       const half = count >>> 1;
-      const at = (first + half) * KEY_PARTS;
-      const boundaryHigh = numbers[at]!;
-      const boundaryMiddle = numbers[at + 1]!;
-      const isAtOrBefore =
-        boundaryHigh !== high
-          ? boundaryHigh < high
-          : boundaryMiddle !== middle
-            ? boundaryMiddle < middle
-            : numbers[at + 2]! <= low;
-      if (isAtOrBefore) {
+      if (this.isBoundaryAtOrBefore(first + half, high, middle, low)) {
         first += half + 1;
         count -= half + 1;
       } else {
         count = half;
       }
     }
-    const segment = first - 1 < this.segmentCount ? first - 1 : -1;
-    this.cachedKey = key;
-    this.cachedSegment = segment;
-    return segment;
+    return first - 1 < this.segmentCount ? first - 1 : -1;
+  }
+
+  /** Whether the boundary at `slot` is ≤ the decoded key (high, middle, low). */
+  private isBoundaryAtOrBefore(slot: number, high: number, middle: number, low: number): boolean {
+    const numbers = this.boundaryNumbers;
+    const at = slot * KEY_PARTS;
+    const boundaryHigh = numbers[at]!;
+    if (boundaryHigh !== high) return boundaryHigh < high;
+    const boundaryMiddle = numbers[at + 1]!;
+    if (boundaryMiddle !== middle) return boundaryMiddle < middle;
+    return numbers[at + 2]! <= low;
   }
 
   /** Root-to-leaf walk for one segment, keeping the best delta and image tag on the path. */

@@ -33,9 +33,13 @@ const locationConfigBody = z
 
 const configBody = z.object({ tenant_id: z.string() }).catchall(z.unknown());
 
-export const tenantRoutes: FastifyPluginAsync<{ context: PageserverContext }> = async (app, { context }) => {
+export const tenantRoutes: FastifyPluginAsync<{ context: PageserverContext }> = async (
+  app,
+  { context },
+) => {
   const { tenants } = context;
-  const tenantOf = (params: unknown): Tenant => tenants.get(tenantFromPath((params as { tenant_shard_id: string }).tenant_shard_id));
+  const tenantOf = (params: unknown): Tenant =>
+    tenants.get(tenantFromPath((params as { tenant_shard_id: string }).tenant_shard_id));
 
   app.get("/v1/tenant", async () => tenants.list().map(tenantInfo));
 
@@ -49,17 +53,30 @@ export const tenantRoutes: FastifyPluginAsync<{ context: PageserverContext }> = 
   });
 
   app.delete("/v1/tenant/:tenant_shard_id", async (request, reply) => {
-    const tenantId = tenantFromPath((request.params as { tenant_shard_id: string }).tenant_shard_id);
+    const tenantId = tenantFromPath(
+      (request.params as { tenant_shard_id: string }).tenant_shard_id,
+    );
     await tenants.delete(tenantId);
     return reply.code(200).send(null);
   });
 
   app.put("/v1/tenant/:tenant_shard_id/location_config", async (request) => {
-    const tenantId: TenantId = tenantFromPath((request.params as { tenant_shard_id: string }).tenant_shard_id);
+    const tenantId: TenantId = tenantFromPath(
+      (request.params as { tenant_shard_id: string }).tenant_shard_id,
+    );
     const body = parseWith(locationConfigBody, request.body ?? {}, "location config");
-    parseWith(z.object({ flush_ms: z.coerce.number().int().min(0).optional(), lazy: queryBool.optional() }), request.query, "query");
-    await tenants.setLocation(tenantId, { mode: body.mode, generation: body.generation ?? null, tenantConf: body.tenant_conf ?? {} });
-    const shards = body.mode === "Detached" ? [] : [{ shard_id: tenantId, node_id: context.config.nodeId }];
+    parseWith(
+      z.object({ flush_ms: z.coerce.number().int().min(0).optional(), lazy: queryBool.optional() }),
+      request.query,
+      "query",
+    );
+    await tenants.setLocation(tenantId, {
+      mode: body.mode,
+      generation: body.generation ?? null,
+      tenantConf: body.tenant_conf ?? {},
+    });
+    const shards =
+      body.mode === "Detached" ? [] : [{ shard_id: tenantId, node_id: context.config.nodeId }];
     return { shards, stripe_size: null };
   });
 
@@ -77,11 +94,16 @@ export const tenantRoutes: FastifyPluginAsync<{ context: PageserverContext }> = 
     tenant_shards: tenants.list().map((tenant) => [tenant.tenantId, locationOf(tenant)]),
   }));
 
-  app.get("/v1/location_config/:tenant_shard_id", async (request) => locationOf(tenantOf(request.params)));
+  app.get("/v1/location_config/:tenant_shard_id", async (request) =>
+    locationOf(tenantOf(request.params)),
+  );
 
   app.get("/v1/tenant/:tenant_shard_id/config", async (request) => {
     const tenant = tenantOf(request.params);
-    return { tenant_specific_overrides: tenant.configOverrides, effective_config: tenant.effectiveConfigJson() };
+    return {
+      tenant_specific_overrides: tenant.configOverrides,
+      effective_config: tenant.effectiveConfigJson(),
+    };
   });
 
   app.put("/v1/tenant/config", async (request) => {

@@ -1,0 +1,280 @@
+/**
+ * Timeline routes of Neon's `/v1` API, plus our extensions (documented in the README):
+ * `…/wal_source` (attach the built-in WAL generator) and `…/levels` (compaction levels).
+ */
+import {
+  collectKeyspace,
+  findLsnForTimestamp,
+  formatKey,
+  formatLsn,
+  InvalidArgumentError,
+  identifyLevels,
+  type Lsn,
+  type Tenant,
+  type Timeline,
+} from "@pageserver/engine";
+import type { FastifyPluginAsync } from "fastify";
+import { z } from "zod";
+import type { PageserverContext } from "../../pageserver_context.ts";
+import { layerMapInfo } from "../layer_info.ts";
+import { timelineInfo } from "../timeline_info.ts";
+import {
+  lsnSchema,
+  parseWith,
+  queryBool,
+  tenantFromPath,
+  timelineFromPath,
+  timelineIdSchema,
+} from "../validation.ts";
+
+interface TimelineParams {
+  tenant_shard_id: string;
+  timeline_id: string;
+}
+
+const createBody = z
+  .object({
+    new_timeline_id: timelineIdSchema,
+    ancestor_timeline_id: timelineIdSchema.nullable().optional(),
+    ancestor_start_lsn: lsnSchema.nullable().optional(),
+    pg_version: z.number().int().min(14).max(17).nullable().optional(),
+    read_only: z.boolean().optional(),
+    existing_initdb_timeline_id: timelineIdSchema.nullable().optional(),
+    mode: z.unknown().optional(),
+  })
+  .strict();
+
+const compactQuery = z.object({
+  force_l0_compaction: queryBool.optional(),
+  force_repartition: queryBool.optional(),
+  force_image_layer_creation: queryBool.optional(),
+  enhanced_gc_bottom_most_compaction: queryBool.optional(),
+  dry_run: queryBool.optional(),
+  wait_until_uploaded: queryBool.optional(),
+  wait_until_scheduled_compaction_done: queryBool.optional(),
+  compact: queryBool.optional(),
+  wait_until_flushed: queryBool.optional(),
+});
+
+const walSourceBody = z
+  .object({ kind: z.literal("generator"), params: z.record(z.string(), z.unknown()).default({}) })
+  .strict();
+
+function toRfc3339(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+export const timelineRoutes: FastifyPluginAsync<{ context: PageserverContext }> = async (
+  app,
+  { context },
+) => {
+  const { tenants } = context;
+  const tenantOf = (params: unknown): Tenant =>
+    tenants.get(tenantFromPath((params as TimelineParams).tenant_shard_id));
+  const resolve = (params: unknown): { tenant: Tenant; timeline: Timeline } => {
+    const tenant = tenantOf(params);
+    return {
+      tenant,
+      timeline: tenant.getTimeline(timelineFromPath((params as TimelineParams).timeline_id)),
+    };
+  };
+  const info = (tenant: Tenant, timeline: Timeline) =>
+    timelineInfo(tenant, timeline, context.remoteConsistentLsn(timeline));
+
+  app.get("/v1/tenant/:tenant_shard_id/timeline", async (request) => {
+    const tenant = tenantOf(request.params);
+    return Promise.all(tenant.timelines().map((timeline) => info(tenant, timeline)));
+  });
+
+  app.post("/v1/tenant/:tenant_shard_id/timeline", async (request, reply) => {
+    const tenant = tenantOf(request.params);
+    const body = parseWith(createBody, request.body ?? {}, "timeline create request");
+    const { timeline } = await tenant.createTimeline({
+      newTimelineId: body.new_timeline_id,
+      ancestorTimelineId: body.ancestor_timeline_id ?? null,
+      ancestorStartLsn: body.ancestor_start_lsn ?? null,
+      pgVersion: body.pg_version ?? null,
+    });
+    return reply.code(201).send(await info(tenant, timeline));
+  });
+
+  app.get("/v1/tenant/:tenant_shard_id/timeline/:timeline_id", async (request) => {
+    const { tenant, timeline } = resolve(request.params);
+    return info(tenant, timeline);
+  });
+
+  app.delete("/v1/tenant/:tenant_shard_id/timeline/:timeline_id", async (request, reply) => {
+    const { tenant, timeline } = resolve(request.params);
+    await tenant.deleteTimeline(timeline.timelineId);
+    context.metrics.forgetTimeline(tenant.tenantId, timeline.timelineId);
+    return reply.code(202).send(null);
+  });
+
+  app.get(
+    "/v1/tenant/:tenant_shard_id/timeline/:timeline_id/get_lsn_by_timestamp",
+    async (request) => {
+      const { tenant, timeline } = resolve(request.params);
+      const query = parseWith(
+        z.object({
+          timestamp: z.string().datetime({ offset: true }),
+          with_lease: queryBool.optional(),
+        }),
+        request.query,
+        "query",
+      );
+      const found = await findLsnForTimestamp(timeline, Date.parse(query.timestamp));
+      const result: Record<string, unknown> = { lsn: formatLsn(found.lsn), kind: found.kind };
+      if (query.with_lease) {
+        result.valid_until = toRfc3339(
+          timeline.gc.lease(found.lsn, tenant.config.lsnLeaseLengthForTsMs),
+        );
+      }
+      return result;
+    },
+  );
+
+  app.post("/v1/tenant/:tenant_shard_id/timeline/:timeline_id/lsn_lease", async (request) => {
+    const { tenant, timeline } = resolve(request.params);
+    const { lsn } = parseWith(
+      z.object({ lsn: lsnSchema }).strict(),
+      request.body ?? {},
+      "lease request",
+    );
+    checkLeasable(timeline, lsn);
+    return { valid_until: toRfc3339(timeline.gc.lease(lsn, tenant.config.lsnLeaseLengthMs)) };
+  });
+
+  app.put("/v1/tenant/:tenant_shard_id/timeline/:timeline_id/do_gc", async (request) => {
+    const { tenant, timeline } = resolve(request.params);
+    const body = parseWith(
+      z.object({ gc_horizon: z.number().int().min(0).nullable().optional() }).strict(),
+      request.body ?? {},
+      "gc request",
+    );
+    const started = performance.now();
+    const result = await tenant.gc(timeline.timelineId, body.gc_horizon ?? null);
+    context.metrics.observeStorageOperation(
+      "gc",
+      tenant.tenantId,
+      timeline.timelineId,
+      (performance.now() - started) / 1000,
+    );
+    return {
+      ...result,
+      space_cutoff: formatLsn(result.space_cutoff),
+      time_cutoff: formatLsn(result.time_cutoff),
+      new_cutoff: formatLsn(result.new_cutoff),
+    };
+  });
+
+  app.put("/v1/tenant/:tenant_shard_id/timeline/:timeline_id/compact", async (request) => {
+    const { tenant, timeline } = resolve(request.params);
+    const query = parseWith(compactQuery, request.query, "query");
+    if (query.dry_run) return null;
+    const run = await tenant.compact(timeline.timelineId, {
+      forceL0Compaction: query.force_l0_compaction ?? false,
+      forceImageLayerCreation: query.force_image_layer_creation ?? false,
+      forceRepartition: query.force_repartition ?? false,
+    });
+    context.metrics.observeStorageOperation(
+      "compact",
+      tenant.tenantId,
+      timeline.timelineId,
+      run.durationMs / 1000,
+    );
+    return null;
+  });
+
+  app.put("/v1/tenant/:tenant_shard_id/timeline/:timeline_id/checkpoint", async (request) => {
+    const { tenant, timeline } = resolve(request.params);
+    const query = parseWith(compactQuery, request.query, "query");
+    if (query.wait_until_flushed === false) timeline.freezeOpenLayer();
+    else await timeline.checkpoint();
+    if (query.compact ?? true) {
+      await tenant.compact(timeline.timelineId, {
+        forceL0Compaction: query.force_l0_compaction ?? false,
+        forceImageLayerCreation: query.force_image_layer_creation ?? false,
+        forceRepartition: query.force_repartition ?? false,
+      });
+    }
+    return null;
+  });
+
+  app.get("/v1/tenant/:tenant_shard_id/timeline/:timeline_id/layer", async (request) => {
+    const { timeline } = resolve(request.params);
+    return layerMapInfo(timeline);
+  });
+
+  app.get("/v1/tenant/:tenant_shard_id/timeline/:timeline_id/keyspace", async (request) => {
+    const { timeline } = resolve(request.params);
+    const query = parseWith(z.object({ at_lsn: lsnSchema.optional() }), request.query, "query");
+    const lsn: Lsn = query.at_lsn ?? timeline.lastRecordLsn;
+    const keyspace = await collectKeyspace(timeline, lsn);
+    return {
+      at_lsn: formatLsn(lsn),
+      keys: keyspace.ranges.map((r) => [formatKey(r.start), formatKey(r.end)]),
+      sparse_keys: [],
+    };
+  });
+
+  app.get("/v1/tenant/:tenant_shard_id/timeline/:timeline_id/levels", async (request) => {
+    const { timeline } = resolve(request.params);
+    const layers = [...timeline.layers.historicLayers()].map((l) => ({
+      kind: l.kind,
+      keyRange: l.name.keyRange,
+      lsnRange: l.name.lsnRange,
+      fileSize: l.fileSize,
+    }));
+    const config = timeline.config;
+    const levels = identifyLevels(
+      layers,
+      (timeline.diskConsistentLsn + 1) as Lsn,
+      config.checkpointDistanceBytes,
+      config.compactionThreshold,
+    );
+    return levels.map((level) => ({
+      ...level,
+      lsnRange: { start: formatLsn(level.lsnRange.start), end: formatLsn(level.lsnRange.end) },
+    }));
+  });
+
+  app.put("/v1/tenant/:tenant_shard_id/timeline/:timeline_id/wal_source", async (request) => {
+    const { tenant, timeline } = resolve(request.params);
+    const body = parseWith(walSourceBody, request.body ?? {}, "WAL source");
+    const loop = await tenant.attachWalSource(timeline.timelineId, body);
+    return { description: loop.source.description, ...loop.progress };
+  });
+
+  app.get(
+    "/v1/tenant/:tenant_shard_id/timeline/:timeline_id/wal_source",
+    async (request, reply) => {
+      const { tenant, timeline } = resolve(request.params);
+      const loop = tenant.ingestLoop(timeline.timelineId);
+      if (!loop)
+        return reply.code(404).send({ msg: `timeline ${timeline.timelineId} has no WAL source` });
+      return { description: loop.source.description, ...loop.progress };
+    },
+  );
+
+  app.delete("/v1/tenant/:tenant_shard_id/timeline/:timeline_id/wal_source", async (request) => {
+    const { tenant, timeline } = resolve(request.params);
+    await tenant.detachWalSource(timeline.timelineId);
+    return null;
+  });
+};
+
+/** Neon refuses a lease below the applied or the planned GC cutoff. */
+export function checkLeasable(timeline: Timeline, lsn: Lsn): void {
+  const applied = timeline.latestGcCutoffLsn;
+  const planned = timeline.gc.plannedCutoff;
+  if (lsn < applied) {
+    throw new InvalidArgumentError(
+      `cannot lease LSN ${formatLsn(lsn)}: below the applied GC cutoff ${formatLsn(applied)}`,
+    );
+  }
+  if (planned !== null && lsn < planned) {
+    throw new InvalidArgumentError(
+      `cannot lease LSN ${formatLsn(lsn)}: below the planned GC cutoff ${formatLsn(planned)}`,
+    );
+  }
+}
