@@ -143,7 +143,7 @@ function timeReadPath(map: LayerMap<HistoricLayerRef>, queries: readonly Query[]
       for (let depth = 0; depth < 64; depth++) {
         const found = map.search(query.key, endLsn);
         searches++;
-        if (found === null || found.layer.name.kind === "image") break;
+        if (found === null || found.isInMemory || found.layer.name.kind === "image") break;
         endLsn = found.lsnFloor;
       }
     }

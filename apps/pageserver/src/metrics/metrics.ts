@@ -52,6 +52,8 @@ export class PageserverMetrics {
   readonly layersPerRead: Histogram;
   readonly waitLsnSeconds: Histogram;
   private readonly smgrChildren = new Map<string, { observe(v: number): void }>();
+  /** The same observations, kept for the console (percentiles and per-second series). */
+  readonly latency = new LatencyRecorder();
 
   constructor(private readonly tenants: TenantManager) {
     const registers = [this.registry];
@@ -160,6 +162,7 @@ export class PageserverMetrics {
       this.smgrChildren.set(key, child);
     }
     for (let i = 0; i < count; i++) child.observe(seconds);
+    this.latency.observe(tenantId, timelineId, type, seconds, count);
   }
 
   observeStorageOperation(

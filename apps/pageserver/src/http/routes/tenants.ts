@@ -1,23 +1,12 @@
 /**
  * Tenant routes of Neon's `/v1` API: list, detail, delete, location_config, config.
  */
-import { type Tenant, type TenantId, tenantStateJson } from "@pageserver/engine";
+import { tenantInfo } from "@pageserver/api";
+import type { Tenant, TenantId } from "@pageserver/engine";
 import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import type { PageserverContext } from "../../pageserver_context.ts";
 import { parseWith, queryBool, tenantFromPath } from "../validation.ts";
-
-function tenantInfo(tenant: Tenant): Record<string, unknown> {
-  let physical = 0;
-  for (const timeline of tenant.timelines()) physical += timeline.physicalSize();
-  return {
-    id: tenant.tenantId,
-    state: tenantStateJson(tenant.state),
-    current_physical_size: physical,
-    attachment_status: { slug: tenant.state.slug === "Broken" ? "failed" : "attached" },
-    generation: tenant.generation ?? 0,
-  };
-}
 
 const locationConfigBody = z
   .object({

@@ -13,11 +13,10 @@ import {
   type Tenant,
   type Timeline,
 } from "@pageserver/engine";
+import { layerMapInfo, timelineInfo } from "@pageserver/api";
 import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import type { PageserverContext } from "../../pageserver_context.ts";
-import { layerMapInfo } from "../layer_info.ts";
-import { timelineInfo } from "../timeline_info.ts";
 import {
   lsnSchema,
   parseWith,
