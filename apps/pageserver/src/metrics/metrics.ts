@@ -3,6 +3,7 @@
  * observed through label children cached per timeline; state metrics (LSNs, layer counts and
  * bytes, sizes) are gauges filled at scrape time from the engine, so ingest pays nothing for them.
  */
+import { LatencyRecorder } from "@pageserver/api";
 import { ingestStats, type Tenant, type TenantManager, type Timeline } from "@pageserver/engine";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
