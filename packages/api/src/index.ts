@@ -7,3 +7,6 @@ export * from "./views/timeline_info.ts";
 export * from "./views/layer_info.ts";
 export * from "./views/tenant_info.ts";
 export * from "./telemetry/latency_recorder.ts";
+export * from "./context.ts";
+export { appRouter, type AppRouter } from "./root.ts";
+export { createCallerFactory, toTrpcError } from "./trpc.ts";

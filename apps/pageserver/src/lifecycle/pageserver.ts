@@ -22,6 +22,7 @@ import type { FastifyInstance } from "fastify";
 import { loadPublicKeys } from "../auth/jwt.ts";
 import { loadConfig, type PageserverConfig } from "../config/pageserver_config.ts";
 import { buildHttpApp } from "../http/app.ts";
+import { registerTrpc } from "../http/trpc_plugin.ts";
 import { createLogger, type ProcessLogger } from "../logging.ts";
 import { PageserverMetrics } from "../metrics/metrics.ts";
 import { PageService } from "../page_service/page_service.ts";
