@@ -112,7 +112,7 @@ export class Pageserver {
       const http = await buildHttpApp({
         context,
         authKeys: config.httpAuthType === "NeonJWT" ? authKeys : null,
-        plugins: (options.httpPlugins ?? []).map(
+        plugins: [registerTrpc, ...(options.httpPlugins ?? [])].map(
           (plugin) => (app: FastifyInstance) => plugin(app, context),
         ),
       });
