@@ -21,20 +21,17 @@ interface LogicalSizeCache {
 }
 
 const logicalSizes = new WeakMap<Timeline, LogicalSizeCache>();
-const REFRESH_MS = 1000;
 
-/** The logical size at last_record_lsn, recomputed when stale. */
+/** The logical size at last_record_lsn: cached per LSN, concurrent callers share one computation. */
 export async function currentLogicalSize(timeline: Timeline): Promise<number> {
   let cache = logicalSizes.get(timeline);
-  const now = Date.now();
-  if (cache && (cache.lsn === timeline.lastRecordLsn || now - cache.computedAtMs < REFRESH_MS))
-    return cache.size;
-  if (cache?.pending) return cache.pending;
   if (!cache) {
     cache = { lsn: LSN_INVALID, size: 0, computedAtMs: 0, pending: null };
     logicalSizes.set(timeline, cache);
   }
   const lsn = timeline.lastRecordLsn;
+  if (cache.lsn === lsn && cache.computedAtMs > 0) return cache.size;
+  if (cache.pending) return cache.pending;
   const entry = cache;
   entry.pending = logicalSize(timeline, lsn)
     .then((size) => {

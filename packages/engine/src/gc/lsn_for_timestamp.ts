@@ -56,5 +56,8 @@ export async function findLsnForTimestamp(
     if (time === null || time <= timestampMs) low = mid;
     else high = mid;
   }
-  return { kind: "present", lsn: (low * LSN_ALIGNMENT) as Lsn };
+  const found = (low * LSN_ALIGNMENT) as Lsn;
+  // No commit at or before the time at all: it is before the first commit.
+  if ((await newestCommitTimeAt(timeline, found)) === null) return { kind: "past", lsn: lowest };
+  return { kind: "present", lsn: found };
 }
