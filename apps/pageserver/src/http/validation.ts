@@ -4,7 +4,9 @@
  */
 import {
   InvalidArgumentError,
+  type Key,
   type Lsn,
+  parseKey,
   parseLsn,
   parseTenantShardId,
   parseTimelineId,
@@ -35,6 +37,15 @@ export function parseWith<T extends z.ZodType>(
 export const lsnSchema = z.string().transform((text, context): Lsn => {
   try {
     return parseLsn(text);
+  } catch (error) {
+    context.addIssue({ code: "custom", message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+export const keySchema = z.string().transform((text, context): Key => {
+  try {
+    return parseKey(text);
   } catch (error) {
     context.addIssue({ code: "custom", message: (error as Error).message });
     return z.NEVER;

@@ -18,6 +18,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import type { PageserverContext } from "../../pageserver_context.ts";
 import {
+  keySchema,
   lsnSchema,
   parseWith,
   queryBool,
@@ -214,6 +215,16 @@ export const timelineRoutes: FastifyPluginAsync<{ context: PageserverContext }> 
       keys: keyspace.ranges.map((r) => [formatKey(r.start), formatKey(r.end)]),
       sparse_keys: [],
     };
+  });
+
+  // Neon's testing endpoint: one value at an LSN, as raw bytes.
+  app.get("/v1/tenant/:tenant_shard_id/timeline/:timeline_id/getpage", async (request, reply) => {
+    const { timeline } = resolve(request.params);
+    const query = parseWith(z.object({ key: keySchema, lsn: lsnSchema.optional() }), request.query, "query");
+    const lsn = query.lsn ?? timeline.lastRecordLsn;
+    await timeline.waitLsn(lsn, context.config.waitLsnTimeoutMs);
+    const value = await timeline.get(query.key, lsn);
+    return reply.header("content-type", "application/octet-stream").send(value);
   });
 
   app.get("/v1/tenant/:tenant_shard_id/timeline/:timeline_id/levels", async (request) => {
