@@ -23,18 +23,36 @@ function log(message: string): void {
   process.stdout.write(`[start] ${message}\n`);
 }
 
-function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): ChildProcess {
-  const child = spawn(command, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...options.env } });
+function run(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv } = {},
+): ChildProcess {
+  const child = spawn(command, args, {
+    cwd: root,
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, ...options.env },
+  });
   children.push(child);
   return child;
 }
 
 async function startPageserver(): Promise<{ http: string; pg: string }> {
   if (!existsSync(path.join(workdir, "identity.toml"))) {
-    const init = spawnSync(process.execPath, ["--import", "tsx", "apps/pageserver/src/main.ts", "--init", "-D", workdir], { cwd: root, stdio: "inherit" });
+    const init = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "apps/pageserver/src/main.ts", "--init", "-D", workdir],
+      { cwd: root, stdio: "inherit" },
+    );
     if (init.status !== 0) throw new Error("pageserver --init failed");
   }
-  const child = run(process.execPath, ["--import", "tsx", "apps/pageserver/src/main.ts", "-D", workdir]);
+  const child = run(process.execPath, [
+    "--import",
+    "tsx",
+    "apps/pageserver/src/main.ts",
+    "-D",
+    workdir,
+  ]);
   return new Promise((resolve, reject) => {
     let pending = "";
     child.stdout!.on("data", (chunk: Buffer) => {
@@ -42,7 +60,8 @@ async function startPageserver(): Promise<{ http: string; pg: string }> {
       const lines = pending.split("\n");
       pending = lines.pop()!;
       for (const line of lines) {
-        if (line.includes('"level":50') || line.includes('"level":40')) process.stdout.write(`[pageserver] ${line}\n`);
+        if (line.includes('"level":50') || line.includes('"level":40'))
+          process.stdout.write(`[pageserver] ${line}\n`);
         if (line.includes('"pageserver started"')) {
           const entry = JSON.parse(line) as { http: string; pg: string };
           resolve({ http: `http://${entry.http}`, pg: entry.pg });
@@ -53,7 +72,12 @@ async function startPageserver(): Promise<{ http: string; pg: string }> {
   });
 }
 
-async function api(base: string, method: string, route: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+async function api(
+  base: string,
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<{ status: number; body: unknown }> {
   const response = await fetch(`${base}${route}`, {
     method,
     headers: body === undefined ? {} : { "content-type": "application/json" },
@@ -65,9 +89,19 @@ async function api(base: string, method: string, route: string, body?: unknown):
 
 /** A demo tenant with a generator-fed main timeline and a branch; idempotent across restarts. */
 async function setUpDemo(http: string): Promise<void> {
-  const tenantConf = { checkpoint_distance: 16 * 1024 * 1024, compaction_period: "10s", compaction_threshold: 4, gc_period: "1m", gc_horizon: 64 * 1024 * 1024, pitr_interval: "10m" };
+  const tenantConf = {
+    checkpoint_distance: 16 * 1024 * 1024,
+    compaction_period: "10s",
+    compaction_threshold: 4,
+    gc_period: "1m",
+    gc_horizon: 64 * 1024 * 1024,
+    pitr_interval: "10m",
+  };
   if ((await api(http, "GET", `/v1/tenant/${DEMO_TENANT}`)).status === 404) {
-    await api(http, "PUT", `/v1/tenant/${DEMO_TENANT}/location_config`, { mode: "AttachedSingle", tenant_conf: tenantConf });
+    await api(http, "PUT", `/v1/tenant/${DEMO_TENANT}/location_config`, {
+      mode: "AttachedSingle",
+      tenant_conf: tenantConf,
+    });
     log(`created demo tenant ${DEMO_TENANT}`);
   }
   const timelines = `/v1/tenant/${DEMO_TENANT}/timeline`;
@@ -83,10 +117,18 @@ async function setUpDemo(http: string): Promise<void> {
   }
   if ((await api(http, "GET", `${timelines}/${DEMO_BRANCH}`)).status === 404) {
     await new Promise((resolve) => setTimeout(resolve, 2000));
-    await api(http, "POST", timelines, { new_timeline_id: DEMO_BRANCH, ancestor_timeline_id: DEMO_MAIN });
+    await api(http, "POST", timelines, {
+      new_timeline_id: DEMO_BRANCH,
+      ancestor_timeline_id: DEMO_MAIN,
+    });
     await api(http, "PUT", `${timelines}/${DEMO_BRANCH}/wal_source`, {
       kind: "generator",
-      params: { workload: "hot-cold", size: 2000, rate: Math.max(1, Math.floor(demoRate / 4)), seed: 2 },
+      params: {
+        workload: "hot-cold",
+        size: 2000,
+        rate: Math.max(1, Math.floor(demoRate / 4)),
+        seed: 2,
+      },
     });
     log(`created branch ${DEMO_BRANCH} of ${DEMO_MAIN}`);
   }
@@ -96,10 +138,18 @@ async function startConsole(pageserver: { http: string }): Promise<string | null
   const web = path.join(root, "apps/web");
   if (process.env.NO_CONSOLE === "1" || !existsSync(path.join(web, "package.json"))) return null;
   log("building the console (next build)…");
-  const build = spawnSync("npm", ["run", "build", "-w", "apps/web"], { cwd: root, stdio: "inherit", env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } });
+  const build = spawnSync("npm", ["run", "build", "-w", "apps/web"], {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" },
+  });
   if (build.status !== 0) throw new Error("console build failed");
   const child = run("npm", ["run", "start", "-w", "apps/web"], {
-    env: { PORT: String(consolePort), CONSOLE_PAGESERVERS: `local=${pageserver.http}`, NEXT_TELEMETRY_DISABLED: "1" },
+    env: {
+      PORT: String(consolePort),
+      CONSOLE_PAGESERVERS: `local=${pageserver.http}`,
+      NEXT_TELEMETRY_DISABLED: "1",
+    },
   });
   child.stdout!.on("data", () => {});
   return `http://127.0.0.1:${consolePort}`;
@@ -125,11 +175,14 @@ process.on("SIGTERM", () => void stopAll());
 
 try {
   const pageserver = await startPageserver();
-  log(`pageserver: HTTP ${pageserver.http}  page service postgres://${pageserver.pg}  workdir ${workdir}`);
+  log(
+    `pageserver: HTTP ${pageserver.http}  page service postgres://${pageserver.pg}  workdir ${workdir}`,
+  );
   if (process.env.NO_DEMO !== "1") await setUpDemo(pageserver.http);
   const consoleUrl = await startConsole(pageserver);
   if (consoleUrl) log(`console: ${consoleUrl}`);
-  else log(`console not built yet; the API is at ${pageserver.http}/v1 and ${pageserver.http}/trpc`);
+  else
+    log(`console not built yet; the API is at ${pageserver.http}/v1 and ${pageserver.http}/trpc`);
   log("Ctrl-C stops everything.");
 } catch (error) {
   log(`failed: ${(error as Error).message}`);

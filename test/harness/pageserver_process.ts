@@ -4,7 +4,7 @@
  * Stop it with a signal (graceful) or kill it (SIGKILL, a crash).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { stringify } from "smol-toml";
@@ -23,7 +23,12 @@ export interface PageserverHandle {
   /** Sends a signal and waits for the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   /** Calls the management API; parses JSON answers. */
-  api<T = unknown>(method: string, route: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T }>;
+  api<T = unknown>(
+    method: string,
+    route: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: T }>;
 }
 
 export interface StartOptions {
@@ -38,7 +43,11 @@ export function makeWorkdir(prefix = "pageserver-e2e-"): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }
 
-export function writePageserverConfig(workdir: string, nodeId: number, config: Record<string, unknown>): void {
+export function writePageserverConfig(
+  workdir: string,
+  nodeId: number,
+  config: Record<string, unknown>,
+): void {
   mkdirSync(workdir, { recursive: true });
   writeFileSync(path.join(workdir, "identity.toml"), `id = ${nodeId}\n`);
   writeFileSync(
@@ -58,7 +67,10 @@ export async function startPageserver(options: StartOptions = {}): Promise<Pages
   const output: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   const ports = await new Promise<{ http: number; pg: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`pageserver did not start in time:\n${output.join("\n")}`)), options.startTimeoutMs ?? 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`pageserver did not start in time:\n${output.join("\n")}`)),
+      options.startTimeoutMs ?? 30_000,
+    );
     const onLine = (line: string) => {
       output.push(line);
       if (!line.includes('"pageserver started"')) return;
@@ -92,11 +104,17 @@ export async function startPageserver(options: StartOptions = {}): Promise<Pages
       if (child.exitCode === null) child.kill(signal);
       return exited;
     },
-    async api<T>(method: string, route: string, body?: unknown, headers: Record<string, string> = {}) {
+    async api<T>(
+      method: string,
+      route: string,
+      body?: unknown,
+      headers: Record<string, string> = {},
+    ) {
       const response = await fetch(`${httpUrl}${route}`, {
         method,
         headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
-        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+        body:
+          body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
       });
       const text = await response.text();
       let parsed: unknown = text;

@@ -19,11 +19,18 @@ export interface TestNode {
   readonly workdir: string;
   readonly context: PageserverContext;
   readonly app: FastifyInstance;
-  request<T = unknown>(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T }>;
+  request<T = unknown>(
+    method: string,
+    url: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: T }>;
   close(): Promise<void>;
 }
 
-export async function testNode(options: { config?: Record<string, unknown>; authKeys?: KeyObject[] | null } = {}): Promise<TestNode> {
+export async function testNode(
+  options: { config?: Record<string, unknown>; authKeys?: KeyObject[] | null } = {},
+): Promise<TestNode> {
   const workdir = mkdtempSync(path.join(tmpdir(), "pageserver-http-"));
   const { config } = resolveConfig(workdir, 7 as NodeId, options.config ?? {});
   const log = pino({ level: "silent" });
@@ -49,12 +56,18 @@ export async function testNode(options: { config?: Record<string, unknown>; auth
     workdir,
     context,
     app,
-    async request<T>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
+    async request<T>(
+      method: string,
+      url: string,
+      body?: unknown,
+      headers: Record<string, string> = {},
+    ) {
       const response = await app.inject({
         method: method as "GET",
         url,
         headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
-        payload: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+        payload:
+          body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
       });
       const text = response.body;
       let parsed: unknown = text;
@@ -72,7 +85,11 @@ export async function testNode(options: { config?: Record<string, unknown>; auth
 }
 
 /** An Ed25519 key pair; the public key also written as PEM to `directory`. */
-export function jwtKeys(directory: string): { privateKey: KeyObject; publicKey: KeyObject; publicKeyPath: string } {
+export function jwtKeys(directory: string): {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  publicKeyPath: string;
+} {
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   const publicKeyPath = path.join(directory, "auth_public_key.pem");
   writeFileSync(publicKeyPath, publicKey.export({ type: "spki", format: "pem" }));
@@ -82,15 +99,23 @@ export function jwtKeys(directory: string): { privateKey: KeyObject; publicKey: 
 export function signToken(privateKey: KeyObject, claims: Record<string, unknown>): string {
   const header = Buffer.from(JSON.stringify({ alg: "EdDSA", typ: "JWT" })).toString("base64url");
   const payload = Buffer.from(JSON.stringify(claims)).toString("base64url");
-  const signature = sign(null, Buffer.from(`${header}.${payload}`), privateKey).toString("base64url");
+  const signature = sign(null, Buffer.from(`${header}.${payload}`), privateKey).toString(
+    "base64url",
+  );
   return `${header}.${payload}.${signature}`;
 }
 
 export function randomId(): string {
-  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return [...crypto.getRandomValues(new Uint8Array(16))]
+    .map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
 }
 
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 20_000, what = "condition"): Promise<void> {
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 20_000,
+  what = "condition",
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { type TestNode, randomId, testNode, waitFor } from "./helpers.ts";
+import { randomId, type TestNode, testNode, waitFor } from "./helpers.ts";
 
 interface TimelineInfo {
   tenant_id: string;
@@ -37,50 +37,118 @@ describe("management API", () => {
     assert.deepEqual((await node.request("GET", "/v1/status")).body, { id: 7 });
     const { status, body } = await node.request<Record<string, unknown>>("GET", "/v1/utilization");
     assert.equal(status, 200);
-    for (const field of ["disk_usage_bytes", "free_space_bytes", "disk_wanted_bytes", "shard_count", "utilization_score", "captured_at"]) {
+    for (const field of [
+      "disk_usage_bytes",
+      "free_space_bytes",
+      "disk_wanted_bytes",
+      "shard_count",
+      "utilization_score",
+      "captured_at",
+    ]) {
       assert.ok(field in body, field);
     }
   });
 
   test("tenant create, list, detail and config", async () => {
-    const created = await node.request("PUT", `/v1/tenant/${tenant}/location_config`, { mode: "AttachedSingle", tenant_conf: { gc_period: "30s" } });
+    const created = await node.request("PUT", `/v1/tenant/${tenant}/location_config`, {
+      mode: "AttachedSingle",
+      tenant_conf: { gc_period: "30s" },
+    });
     assert.equal(created.status, 200);
-    assert.deepEqual(created.body, { shards: [{ shard_id: tenant, node_id: 7 }], stripe_size: null });
+    assert.deepEqual(created.body, {
+      shards: [{ shard_id: tenant, node_id: 7 }],
+      stripe_size: null,
+    });
     const list = await node.request<Array<Record<string, unknown>>>("GET", "/v1/tenant");
-    assert.deepEqual(list.body[0], { id: tenant, state: { slug: "Active" }, current_physical_size: 0, attachment_status: { slug: "attached" }, generation: 1 });
-    const config = await node.request<{ tenant_specific_overrides: Record<string, unknown>; effective_config: Record<string, unknown> }>(
-      "GET",
-      `/v1/tenant/${tenant}/config`,
-    );
+    assert.deepEqual(list.body[0], {
+      id: tenant,
+      state: { slug: "Active" },
+      current_physical_size: 0,
+      attachment_status: { slug: "attached" },
+      generation: 1,
+    });
+    const config = await node.request<{
+      tenant_specific_overrides: Record<string, unknown>;
+      effective_config: Record<string, unknown>;
+    }>("GET", `/v1/tenant/${tenant}/config`);
     assert.deepEqual(config.body.tenant_specific_overrides, { gc_period: "30s" });
     assert.equal(config.body.effective_config.gc_period, "30s");
     assert.equal(config.body.effective_config.checkpoint_distance, 268435456);
-    assert.equal((await node.request("PATCH", "/v1/tenant/config", { tenant_id: tenant, pitr_interval: "1h", gc_period: null })).status, 200);
-    const patched = await node.request<{ tenant_specific_overrides: Record<string, unknown> }>("GET", `/v1/tenant/${tenant}/config`);
+    assert.equal(
+      (
+        await node.request("PATCH", "/v1/tenant/config", {
+          tenant_id: tenant,
+          pitr_interval: "1h",
+          gc_period: null,
+        })
+      ).status,
+      200,
+    );
+    const patched = await node.request<{ tenant_specific_overrides: Record<string, unknown> }>(
+      "GET",
+      `/v1/tenant/${tenant}/config`,
+    );
     assert.deepEqual(patched.body.tenant_specific_overrides, { pitr_interval: "1h" });
-    assert.equal((await node.request("PUT", "/v1/tenant/config", { tenant_id: tenant, compaction_threshold: 4 })).status, 200);
-    const replaced = await node.request<{ tenant_specific_overrides: Record<string, unknown> }>("GET", `/v1/tenant/${tenant}/config`);
+    assert.equal(
+      (
+        await node.request("PUT", "/v1/tenant/config", {
+          tenant_id: tenant,
+          compaction_threshold: 4,
+        })
+      ).status,
+      200,
+    );
+    const replaced = await node.request<{ tenant_specific_overrides: Record<string, unknown> }>(
+      "GET",
+      `/v1/tenant/${tenant}/config`,
+    );
     assert.deepEqual(replaced.body.tenant_specific_overrides, { compaction_threshold: 4 });
   });
 
   test("timeline create, detail, list, idempotency and conflicts", async () => {
-    const created = await node.request<TimelineInfo>("POST", `/v1/tenant/${tenant}/timeline`, { new_timeline_id: timeline, pg_version: 15 });
+    const created = await node.request<TimelineInfo>("POST", `/v1/tenant/${tenant}/timeline`, {
+      new_timeline_id: timeline,
+      pg_version: 15,
+    });
     assert.equal(created.status, 201);
     assert.equal(created.body.timeline_id, timeline);
     assert.equal(created.body.ancestor_timeline_id, null);
     assert.equal(created.body.ancestor_lsn, null);
     assert.match(created.body.last_record_lsn, LSN);
     assert.equal(created.body.state, "Active");
-    for (const field of ["prev_record_lsn", "min_readable_lsn", "remote_consistent_lsn", "initdb_lsn", "current_physical_size", "walreceiver_status", "is_archived"]) {
+    for (const field of [
+      "prev_record_lsn",
+      "min_readable_lsn",
+      "remote_consistent_lsn",
+      "initdb_lsn",
+      "current_physical_size",
+      "walreceiver_status",
+      "is_archived",
+    ]) {
       assert.ok(field in created.body, field);
     }
-    assert.equal((await node.request("POST", `/v1/tenant/${tenant}/timeline`, { new_timeline_id: timeline })).status, 201, "same parameters: idempotent");
-    const conflict = await node.request<{ msg: string }>("POST", `/v1/tenant/${tenant}/timeline`, { new_timeline_id: timeline, ancestor_timeline_id: randomId() });
+    assert.equal(
+      (await node.request("POST", `/v1/tenant/${tenant}/timeline`, { new_timeline_id: timeline }))
+        .status,
+      201,
+      "same parameters: idempotent",
+    );
+    const conflict = await node.request<{ msg: string }>("POST", `/v1/tenant/${tenant}/timeline`, {
+      new_timeline_id: timeline,
+      ancestor_timeline_id: randomId(),
+    });
     assert.equal(conflict.status, 409);
     assert.match(conflict.body.msg, /already exists with different parameters/);
     const list = await node.request<TimelineInfo[]>("GET", `/v1/tenant/${tenant}/timeline`);
-    assert.deepEqual(list.body.map((t) => t.timeline_id), [timeline]);
-    assert.equal((await node.request<TimelineInfo>("GET", `/v1/tenant/${tenant}/timeline/${timeline}`)).body.pg_version, 15);
+    assert.deepEqual(
+      list.body.map((t) => t.timeline_id),
+      [timeline],
+    );
+    assert.equal(
+      (await node.request<TimelineInfo>("GET", `/v1/tenant/${tenant}/timeline/${timeline}`)).body
+        .pg_version,
+      15,
+    );
   });
 
   test("ingest through the generator, then layers, keyspace, checkpoint, compact, gc, leases", async () => {
@@ -90,50 +158,105 @@ describe("management API", () => {
       params: { workload: "pgbench", size: 1, transactions: 500, seed: 3 },
     });
     assert.equal(attach.status, 200, JSON.stringify(attach.body));
-    await waitFor(async () => (await node.request<{ state: string }>("GET", `${base}/wal_source`)).body.state === "finished", 20_000, "ingest");
+    await waitFor(
+      async () =>
+        (await node.request<{ state: string }>("GET", `${base}/wal_source`)).body.state ===
+        "finished",
+      20_000,
+      "ingest",
+    );
     assert.equal((await node.request("PUT", `${base}/checkpoint`)).status, 200);
     const info = (await node.request<TimelineInfo>("GET", base)).body;
     assert.equal(info.disk_consistent_lsn, info.last_record_lsn);
     assert.ok(info.current_logical_size > 0);
-    const layers = await node.request<{ in_memory_layers: unknown[]; historic_layers: Array<Record<string, unknown>> }>("GET", `${base}/layer`);
+    const layers = await node.request<{
+      in_memory_layers: unknown[];
+      historic_layers: Array<Record<string, unknown>>;
+    }>("GET", `${base}/layer`);
     assert.ok(layers.body.historic_layers.length >= 1);
     const delta = layers.body.historic_layers[0]!;
     assert.equal(delta.kind, "Delta");
     assert.equal(delta.l0, true);
-    for (const field of ["layer_file_name", "layer_file_size", "lsn_start", "lsn_end", "remote", "access_stats"]) assert.ok(field in delta, field);
-    const keyspace = await node.request<{ at_lsn: string; keys: string[][] }>("GET", `${base}/keyspace`);
+    for (const field of [
+      "layer_file_name",
+      "layer_file_size",
+      "lsn_start",
+      "lsn_end",
+      "remote",
+      "access_stats",
+    ])
+      assert.ok(field in delta, field);
+    const keyspace = await node.request<{ at_lsn: string; keys: string[][] }>(
+      "GET",
+      `${base}/keyspace`,
+    );
     assert.equal(keyspace.body.at_lsn, info.last_record_lsn);
     assert.ok(keyspace.body.keys.length > 0);
     assert.match(keyspace.body.keys[0]![0]!, /^[0-9A-F]{36}$/);
-    assert.equal((await node.request("PUT", `${base}/compact?force_image_layer_creation=true`)).status, 200);
-    const afterCompact = await node.request<{ historic_layers: Array<{ kind: string }> }>("GET", `${base}/layer`);
-    assert.ok(afterCompact.body.historic_layers.some((l) => l.kind === "Image"), "forced image layer creation");
-    const gc = await node.request<Record<string, unknown>>("PUT", `${base}/do_gc`, { gc_horizon: 0 });
+    assert.equal(
+      (await node.request("PUT", `${base}/compact?force_image_layer_creation=true`)).status,
+      200,
+    );
+    const afterCompact = await node.request<{ historic_layers: Array<{ kind: string }> }>(
+      "GET",
+      `${base}/layer`,
+    );
+    assert.ok(
+      afterCompact.body.historic_layers.some((l) => l.kind === "Image"),
+      "forced image layer creation",
+    );
+    const gc = await node.request<Record<string, unknown>>("PUT", `${base}/do_gc`, {
+      gc_horizon: 0,
+    });
     assert.equal(gc.status, 200);
-    for (const field of ["layers_total", "layers_needed_by_cutoff", "layers_needed_by_pitr", "layers_needed_by_branches", "layers_needed_by_leases", "layers_not_updated", "layers_removed", "elapsed"]) {
+    for (const field of [
+      "layers_total",
+      "layers_needed_by_cutoff",
+      "layers_needed_by_pitr",
+      "layers_needed_by_branches",
+      "layers_needed_by_leases",
+      "layers_not_updated",
+      "layers_removed",
+      "elapsed",
+    ]) {
       assert.equal(typeof gc.body[field], "number", field);
     }
-    const lease = await node.request<{ valid_until: string }>("POST", `${base}/lsn_lease`, { lsn: info.last_record_lsn });
+    const lease = await node.request<{ valid_until: string }>("POST", `${base}/lsn_lease`, {
+      lsn: info.last_record_lsn,
+    });
     assert.equal(lease.status, 200);
     assert.ok(Date.parse(lease.body.valid_until) > Date.now());
     const levels = await node.request<unknown[]>("GET", `${base}/levels`);
     assert.equal(levels.status, 200);
-    const byTime = await node.request<{ kind: string; lsn: string }>("GET", `${base}/get_lsn_by_timestamp?timestamp=${encodeURIComponent(new Date(Date.now() + 86_400_000).toISOString())}`);
+    const byTime = await node.request<{ kind: string; lsn: string }>(
+      "GET",
+      `${base}/get_lsn_by_timestamp?timestamp=${encodeURIComponent(new Date(Date.now() + 86_400_000).toISOString())}`,
+    );
     assert.equal(byTime.body.kind, "future");
-    const past = await node.request<{ kind: string }>("GET", `${base}/get_lsn_by_timestamp?timestamp=2001-01-01T00:00:00Z`);
+    const past = await node.request<{ kind: string }>(
+      "GET",
+      `${base}/get_lsn_by_timestamp?timestamp=2001-01-01T00:00:00Z`,
+    );
     assert.equal(past.body.kind, "past");
   });
 
   test("branches: below the GC cutoff 406, delete with children 412, delete 202", async () => {
     const base = `/v1/tenant/${tenant}/timeline`;
     const parent = (await node.request<TimelineInfo>("GET", `${base}/${timeline}`)).body;
-    const below = await node.request<{ msg: string }>("POST", base, { new_timeline_id: randomId(), ancestor_timeline_id: timeline, ancestor_start_lsn: "0/1000100" });
+    const below = await node.request<{ msg: string }>("POST", base, {
+      new_timeline_id: randomId(),
+      ancestor_timeline_id: timeline,
+      ancestor_start_lsn: "0/1000100",
+    });
     if (parent.applied_gc_cutoff_lsn !== "0/0") {
       assert.equal(below.status, 406, JSON.stringify(below.body));
       assert.match(below.body.msg, /less than (latest|planned) GC cutoff/);
     }
     const child = randomId();
-    const branched = await node.request<TimelineInfo>("POST", base, { new_timeline_id: child, ancestor_timeline_id: timeline });
+    const branched = await node.request<TimelineInfo>("POST", base, {
+      new_timeline_id: child,
+      ancestor_timeline_id: timeline,
+    });
     assert.equal(branched.status, 201);
     assert.equal(branched.body.ancestor_lsn, parent.last_record_lsn);
     const refused = await node.request<{ msg: string }>("DELETE", `${base}/${timeline}`);
@@ -147,16 +270,62 @@ describe("management API", () => {
     const cases: Array<[string, string, unknown, number, RegExp]> = [
       ["GET", "/v1/tenant/not-a-tenant", undefined, 400, /invalid tenant (shard )?id/],
       ["GET", `/v1/tenant/${randomId()}`, undefined, 404, /not found/],
-      ["GET", `/v1/tenant/${tenant}/timeline/${randomId()}`, undefined, 404, /timeline .* not found/],
+      [
+        "GET",
+        `/v1/tenant/${tenant}/timeline/${randomId()}`,
+        undefined,
+        404,
+        /timeline .* not found/,
+      ],
       ["GET", `/v1/tenant/${tenant}/timeline/XYZ`, undefined, 400, /invalid timeline id/],
       ["POST", `/v1/tenant/${tenant}/timeline`, "{not json", 400, /malformed JSON/],
-      ["POST", `/v1/tenant/${tenant}/timeline`, { new_timeline_id: "short" }, 400, /new_timeline_id/],
-      ["POST", `/v1/tenant/${tenant}/timeline`, { new_timeline_id: randomId(), ancestor_timeline_id: timeline, ancestor_start_lsn: "12345" }, 400, /invalid LSN '12345'/],
-      ["POST", `/v1/tenant/${tenant}/timeline`, { new_timeline_id: randomId(), surprise: 1 }, 400, /surprise/],
-      ["POST", `/v1/tenant/${tenant}/timeline/${timeline}/lsn_lease`, { lsn: "nope" }, 400, /invalid LSN/],
+      [
+        "POST",
+        `/v1/tenant/${tenant}/timeline`,
+        { new_timeline_id: "short" },
+        400,
+        /new_timeline_id/,
+      ],
+      [
+        "POST",
+        `/v1/tenant/${tenant}/timeline`,
+        {
+          new_timeline_id: randomId(),
+          ancestor_timeline_id: timeline,
+          ancestor_start_lsn: "12345",
+        },
+        400,
+        /invalid LSN '12345'/,
+      ],
+      [
+        "POST",
+        `/v1/tenant/${tenant}/timeline`,
+        { new_timeline_id: randomId(), surprise: 1 },
+        400,
+        /surprise/,
+      ],
+      [
+        "POST",
+        `/v1/tenant/${tenant}/timeline/${timeline}/lsn_lease`,
+        { lsn: "nope" },
+        400,
+        /invalid LSN/,
+      ],
       ["PUT", `/v1/tenant/${tenant}/location_config`, { mode: "Sideways" }, 400, /mode/],
-      ["PATCH", "/v1/tenant/config", { tenant_id: tenant, checkpoint_distance: "big" }, 400, /checkpoint_distance/],
-      ["PUT", `/v1/tenant/${tenant}/timeline/${timeline}/wal_source`, { kind: "generator", params: { workload: "oltp" } }, 400, /workload/],
+      [
+        "PATCH",
+        "/v1/tenant/config",
+        { tenant_id: tenant, checkpoint_distance: "big" },
+        400,
+        /checkpoint_distance/,
+      ],
+      [
+        "PUT",
+        `/v1/tenant/${tenant}/timeline/${timeline}/wal_source`,
+        { kind: "generator", params: { workload: "oltp" } },
+        400,
+        /workload/,
+      ],
       ["GET", "/v1/nothing/here", undefined, 404, /no route/],
     ];
     for (const [method, url, body, status, message] of cases) {
@@ -184,9 +353,18 @@ describe("management API", () => {
   test("tenant delete and detach", async () => {
     const other = randomId();
     await node.request("PUT", `/v1/tenant/${other}/location_config`, { mode: "AttachedSingle" });
-    assert.equal((await node.request("PUT", `/v1/tenant/${other}/location_config`, { mode: "Detached" })).status, 200);
+    assert.equal(
+      (await node.request("PUT", `/v1/tenant/${other}/location_config`, { mode: "Detached" }))
+        .status,
+      200,
+    );
     assert.equal((await node.request("GET", `/v1/tenant/${other}`)).status, 404);
-    assert.equal((await node.request("PUT", `/v1/tenant/${other}/location_config`, { mode: "Detached" })).status, 200, "idempotent");
+    assert.equal(
+      (await node.request("PUT", `/v1/tenant/${other}/location_config`, { mode: "Detached" }))
+        .status,
+      200,
+      "idempotent",
+    );
     assert.equal((await node.request("DELETE", `/v1/tenant/${tenant}`)).status, 200);
     assert.equal((await node.request("GET", `/v1/tenant/${tenant}`)).status, 404);
   });

@@ -11,30 +11,42 @@ import {
   LSN_MAX,
   type Lsn,
   type RelTag,
+  relBlockKey,
   SlruKind,
   type TenantId,
   type Timeline,
   type TimelineId,
-  relBlockKey,
 } from "@pageserver/engine";
 import { PageService } from "../src/page_service/page_service.ts";
 import {
-  type PagestreamRequest,
   encodePagestreamRequest,
+  type PagestreamRequest,
   pagestreamRequestHeader,
 } from "../src/page_service/pagestream_codec.ts";
-import { type TestNode, jwtKeys, randomId, signToken, testNode, waitFor } from "./helpers.ts";
-import { RawPgClient, errorMessageOf } from "./raw_pg_client.ts";
+import { jwtKeys, randomId, signToken, type TestNode, testNode, waitFor } from "./helpers.ts";
+import { errorMessageOf, RawPgClient } from "./raw_pg_client.ts";
 
 const ACCOUNTS: RelTag = { spcNode: 1663, dbNode: 5, relNode: 16390, forkNum: 0 };
 const HISTORY: RelTag = { spcNode: 1663, dbNode: 5, relNode: 16393, forkNum: 0 };
 const VM: RelTag = { ...ACCOUNTS, forkNum: 2 };
 
-function getPage(reqid: number, rel: RelTag, blkno: number, lsn: Lsn = LSN_MAX, notModifiedSince: Lsn = 0 as Lsn): PagestreamRequest {
+function getPage(
+  reqid: number,
+  rel: RelTag,
+  blkno: number,
+  lsn: Lsn = LSN_MAX,
+  notModifiedSince: Lsn = 0 as Lsn,
+): PagestreamRequest {
   return { kind: "GetPage", ...pagestreamRequestHeader(reqid, lsn, notModifiedSince), rel, blkno };
 }
 
-async function openStream(port: number, tenant: string, timeline: string, version: 2 | 3 = 3, token?: string): Promise<RawPgClient> {
+async function openStream(
+  port: number,
+  tenant: string,
+  timeline: string,
+  version: 2 | 3 = 3,
+  token?: string,
+): Promise<RawPgClient> {
   const client = await RawPgClient.connect(port);
   client.startup();
   if (token !== undefined) {
@@ -48,7 +60,11 @@ async function openStream(port: number, tenant: string, timeline: string, versio
   assert.equal(before[0]!.body.readInt32BE(0), 0, "AuthenticationOk");
   client.query(`pagestream_v${version} ${tenant} ${timeline}`);
   const copyBoth = await client.next();
-  assert.equal(copyBoth?.type, "W", copyBoth?.type === "E" ? errorMessageOf(copyBoth.body) : "expected CopyBothResponse");
+  assert.equal(
+    copyBoth?.type,
+    "W",
+    copyBoth?.type === "E" ? errorMessageOf(copyBoth.body) : "expected CopyBothResponse",
+  );
   return client;
 }
 
@@ -71,8 +87,15 @@ describe("page service", () => {
     await node.request("PUT", `/v1/tenant/${tenant}/location_config`, { mode: "AttachedSingle" });
     await node.request("POST", `/v1/tenant/${tenant}/timeline`, { new_timeline_id: timelineId });
     const base = `/v1/tenant/${tenant}/timeline/${timelineId}`;
-    await node.request("PUT", `${base}/wal_source`, { kind: "generator", params: { workload: "pgbench", size: 1, transactions: 400 } });
-    await waitFor(async () => (await node.request<{ state: string }>("GET", `${base}/wal_source`)).body.state === "finished");
+    await node.request("PUT", `${base}/wal_source`, {
+      kind: "generator",
+      params: { workload: "pgbench", size: 1, transactions: 400 },
+    });
+    await waitFor(
+      async () =>
+        (await node.request<{ state: string }>("GET", `${base}/wal_source`)).body.state ===
+        "finished",
+    );
     await node.request("PUT", `${base}/checkpoint`);
     timeline = node.context.tenants.get(tenant as TenantId).getTimeline(timelineId as TimelineId);
     service = new PageService(node.context, null);
@@ -100,11 +123,16 @@ describe("page service", () => {
     // A VM page is rebuilt by redo (image plus ClearVisibilityMapFlags records).
     client.copyData(encodePagestreamRequest(3, getPage(43, VM, 0)));
     const vm = await response(client);
-    assert.ok(vm.subarray(42).equals(await timeline.get(relBlockKey(VM, 0), timeline.lastRecordLsn)));
+    assert.ok(
+      vm.subarray(42).equals(await timeline.get(relBlockKey(VM, 0), timeline.lastRecordLsn)),
+    );
     client.copyData(encodePagestreamRequest(3, getPage(44, HISTORY, 1_000_000)));
     const past = await response(client);
     assert.equal(past[0], 102);
-    assert.ok(past.subarray(42).equals(Buffer.alloc(BLCKSZ)), "zero page past the end of the relation");
+    assert.ok(
+      past.subarray(42).equals(Buffer.alloc(BLCKSZ)),
+      "zero page past the end of the relation",
+    );
     client.close();
   });
 
@@ -113,10 +141,14 @@ describe("page service", () => {
       const client = await openStream(port, tenant, timelineId, version);
       const header = pagestreamRequestHeader(7, LSN_MAX, 0 as Lsn);
       const bodyAt = version === 3 ? 25 : 1;
-      client.copyData(encodePagestreamRequest(version, { kind: "Exists", ...header, rel: ACCOUNTS }));
+      client.copyData(
+        encodePagestreamRequest(version, { kind: "Exists", ...header, rel: ACCOUNTS }),
+      );
       const exists = await response(client);
       assert.deepEqual([exists[0], exists[bodyAt + (version === 3 ? 13 : 0)]], [100, 1]);
-      client.copyData(encodePagestreamRequest(version, { kind: "Nblocks", ...header, rel: ACCOUNTS }));
+      client.copyData(
+        encodePagestreamRequest(version, { kind: "Nblocks", ...header, rel: ACCOUNTS }),
+      );
       const nblocks = await response(client);
       assert.equal(nblocks[0], 101);
       assert.equal(nblocks.readUInt32BE(bodyAt + (version === 3 ? 13 : 0)), 1640);
@@ -124,7 +156,14 @@ describe("page service", () => {
       const dbSize = await response(client);
       assert.equal(dbSize[0], 104);
       assert.ok(Number(dbSize.readBigInt64BE(bodyAt + (version === 3 ? 4 : 0))) >= 1640 * BLCKSZ);
-      client.copyData(encodePagestreamRequest(version, { kind: "GetSlruSegment", ...header, slruKind: SlruKind.Clog, segno: 0 }));
+      client.copyData(
+        encodePagestreamRequest(version, {
+          kind: "GetSlruSegment",
+          ...header,
+          slruKind: SlruKind.Clog,
+          segno: 0,
+        }),
+      );
       const segment = await response(client);
       assert.equal(segment[0], 105);
       const blocks = segment.readUInt32BE(bodyAt + (version === 3 ? 5 : 0));
@@ -143,7 +182,9 @@ describe("page service", () => {
     };
     client.copyData(encodePagestreamRequest(3, getPage(1, HISTORY, 0, 0 as Lsn)));
     await expectError();
-    client.copyData(encodePagestreamRequest(3, getPage(2, HISTORY, 0, 0x1000000 as Lsn, 0x2000000 as Lsn)));
+    client.copyData(
+      encodePagestreamRequest(3, getPage(2, HISTORY, 0, 0x1000000 as Lsn, 0x2000000 as Lsn)),
+    );
     await expectError();
     client.copyData(encodePagestreamRequest(3, getPage(3, { ...HISTORY, relNode: 99999 }, 0)));
     await expectError();
@@ -169,9 +210,14 @@ describe("page service", () => {
     assert.match(errorMessageOf(message.body), /tenant .* not found/);
     await client.until("Z");
     client.query("pagestream_v9 x y");
-    assert.match(errorMessageOf((await client.until("E")).message.body), /pagestream_v9|unknown|unsupported/i);
+    assert.match(
+      errorMessageOf((await client.until("E")).message.body),
+      /pagestream_v9|unknown|unsupported/i,
+    );
     await client.until("Z");
-    client.query(`lease lsn ${tenant} ${timelineId} ${"0/" + timeline.lastRecordLsn.toString(16).toUpperCase()}`);
+    client.query(
+      `lease lsn ${tenant} ${timelineId} ${"0/" + timeline.lastRecordLsn.toString(16).toUpperCase()}`,
+    );
     const { before } = await client.until("C");
     const row = before.find((m) => m.type === "D")!;
     const validUntil = Number(row.body.toString("utf8", 6, 6 + row.body.readInt32BE(2)));
@@ -182,7 +228,10 @@ describe("page service", () => {
   test("pipelined requests are all answered in order", async () => {
     const client = await openStream(port, tenant, timelineId);
     const frames: Buffer[] = [];
-    for (let i = 0; i < 200; i++) frames.push(RawPgClient.typed("d", encodePagestreamRequest(3, getPage(1000 + i, HISTORY, i % 6))));
+    for (let i = 0; i < 200; i++)
+      frames.push(
+        RawPgClient.typed("d", encodePagestreamRequest(3, getPage(1000 + i, HISTORY, i % 6))),
+      );
     client.write(Buffer.concat(frames));
     for (let i = 0; i < 200; i++) {
       const reply = await response(client);
@@ -213,7 +262,13 @@ describe("page service", () => {
     const authPort = await authed.bind("127.0.0.1", 0);
     authed.startAccepting();
     try {
-      const good = await openStream(authPort, tenant, timelineId, 3, signToken(keys.privateKey, { scope: "tenant", tenant_id: tenant }));
+      const good = await openStream(
+        authPort,
+        tenant,
+        timelineId,
+        3,
+        signToken(keys.privateKey, { scope: "tenant", tenant_id: tenant }),
+      );
       good.copyData(encodePagestreamRequest(3, getPage(1, HISTORY, 0)));
       assert.equal((await response(good))[0], 102);
       good.close();

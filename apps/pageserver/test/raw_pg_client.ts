@@ -2,7 +2,7 @@
  * A raw PostgreSQL-protocol client for tests: it sends exactly the bytes it is told to (so tests
  * can send malformed frames) and reads backend messages as (type, body) pairs.
  */
-import { type Socket, connect } from "node:net";
+import { connect, type Socket } from "node:net";
 
 export interface BackendMessage {
   readonly type: string;
@@ -73,7 +73,10 @@ export class RawPgClient {
       if (this.buffer.length >= 5) {
         const length = this.buffer.readInt32BE(1);
         if (this.buffer.length >= 1 + length) {
-          const message = { type: String.fromCharCode(this.buffer[0]!), body: this.buffer.subarray(5, 1 + length) };
+          const message = {
+            type: String.fromCharCode(this.buffer[0]!),
+            body: this.buffer.subarray(5, 1 + length),
+          };
           this.buffer = this.buffer.subarray(1 + length);
           return message;
         }
@@ -96,7 +99,10 @@ export class RawPgClient {
     const before: BackendMessage[] = [];
     for (;;) {
       const message = await this.next();
-      if (!message) throw new Error(`connection closed before a '${type}' message; got ${before.map((m) => m.type).join("")}`);
+      if (!message)
+        throw new Error(
+          `connection closed before a '${type}' message; got ${before.map((m) => m.type).join("")}`,
+        );
       if (message.type === type) return { message, before };
       before.push(message);
     }

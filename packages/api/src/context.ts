@@ -25,6 +25,14 @@ export interface NodeTask {
   readonly startedAtMs: number;
 }
 
+/** The pageserver's `disk_usage_based_eviction` section, resolved (null when not configured). */
+export interface DiskUsageEvictionConfig {
+  readonly enabled: boolean;
+  readonly maxUsagePct: number;
+  readonly minAvailBytes: number;
+  readonly period: string;
+}
+
 export interface ApiContext {
   readonly nodeId: number;
   readonly startedAtMs: number;
@@ -34,4 +42,9 @@ export interface ApiContext {
   tasks(): NodeTask[];
   utilization(): Promise<NodeUtilization>;
   remoteConsistentLsn(timeline: Timeline): Lsn | null;
+  /**
+   * The disk-usage eviction thresholds. Optional: without it the eviction view reports usage but
+   * no thresholds.
+   */
+  diskUsageEviction?(): DiskUsageEvictionConfig | null;
 }

@@ -25,7 +25,10 @@ export function apiContextOf(context: PageserverContext): ApiContext {
   };
 }
 
-export async function registerTrpc(app: FastifyInstance, context: PageserverContext): Promise<void> {
+export async function registerTrpc(
+  app: FastifyInstance,
+  context: PageserverContext,
+): Promise<void> {
   const apiContext = apiContextOf(context);
   await app.register(fastifyTRPCPlugin, {
     prefix: "/trpc",

@@ -2,6 +2,8 @@
  * Timeline routes of Neon's `/v1` API, plus our extensions (documented in the README):
  * `…/wal_source` (attach the built-in WAL generator) and `…/levels` (compaction levels).
  */
+
+import { layerMapInfo, timelineInfo } from "@pageserver/api";
 import {
   collectKeyspace,
   findLsnForTimestamp,
@@ -13,7 +15,6 @@ import {
   type Tenant,
   type Timeline,
 } from "@pageserver/engine";
-import { layerMapInfo, timelineInfo } from "@pageserver/api";
 import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import type { PageserverContext } from "../../pageserver_context.ts";
@@ -220,7 +221,11 @@ export const timelineRoutes: FastifyPluginAsync<{ context: PageserverContext }> 
   // Neon's testing endpoint: one value at an LSN, as raw bytes.
   app.get("/v1/tenant/:tenant_shard_id/timeline/:timeline_id/getpage", async (request, reply) => {
     const { timeline } = resolve(request.params);
-    const query = parseWith(z.object({ key: keySchema, lsn: lsnSchema.optional() }), request.query, "query");
+    const query = parseWith(
+      z.object({ key: keySchema, lsn: lsnSchema.optional() }),
+      request.query,
+      "query",
+    );
     const lsn = query.lsn ?? timeline.lastRecordLsn;
     await timeline.waitLsn(lsn, context.config.waitLsnTimeoutMs);
     const value = await timeline.get(query.key, lsn);

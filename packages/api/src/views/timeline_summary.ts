@@ -1,0 +1,68 @@
+/**
+ * The compact description of a timeline the console lists (tenant page, branch tree): identity,
+ * ancestry, the main LSNs, sizes, layer counts and what feeds it. Cheap: no logical size (that
+ * needs reads; `timeline.get` has it).
+ */
+import type { Tenant, Timeline } from "@pageserver/engine";
+
+export interface WalSourceSummary {
+  readonly description: string;
+  readonly state: string;
+  readonly records: number;
+  readonly walBytes: number;
+  readonly error: string | null;
+}
+
+export interface TimelineSummary {
+  readonly tenantId: string;
+  readonly timelineId: string;
+  readonly state: string;
+  readonly brokenReason: string | null;
+  readonly ancestorTimelineId: string | null;
+  readonly ancestorLsn: number | null;
+  readonly initdbLsn: number;
+  readonly lastRecordLsn: number;
+  readonly diskConsistentLsn: number;
+  readonly gcCutoffLsn: number;
+  readonly pgVersion: number;
+  readonly physicalSizeBytes: number;
+  readonly inMemoryBytes: number;
+  readonly layerCount: number;
+  readonly l0Count: number;
+  readonly walSource: WalSourceSummary | null;
+}
+
+export function walSourceSummary(tenant: Tenant, timeline: Timeline): WalSourceSummary | null {
+  const loop = tenant.ingestLoop(timeline.timelineId);
+  if (!loop) return null;
+  const p = loop.progress;
+  return {
+    description: loop.source.description,
+    state: p.state,
+    records: p.records,
+    walBytes: p.walBytes,
+    error: p.error,
+  };
+}
+
+export function timelineSummary(tenant: Tenant, timeline: Timeline): TimelineSummary {
+  const state = timeline.state;
+  return {
+    tenantId: tenant.tenantId,
+    timelineId: timeline.timelineId,
+    state: state.kind,
+    brokenReason: state.kind === "Broken" ? state.reason : null,
+    ancestorTimelineId: timeline.ancestor?.timelineId ?? null,
+    ancestorLsn: timeline.ancestor ? timeline.ancestorLsn : null,
+    initdbLsn: timeline.initdbLsn,
+    lastRecordLsn: timeline.lastRecordLsn,
+    diskConsistentLsn: timeline.diskConsistentLsn,
+    gcCutoffLsn: timeline.latestGcCutoffLsn,
+    pgVersion: timeline.pgVersion,
+    physicalSizeBytes: timeline.physicalSize(),
+    inMemoryBytes: timeline.ephemeralBytes(),
+    layerCount: timeline.layers.historicCount,
+    l0Count: timeline.layers.l0Layers().length,
+    walSource: walSourceSummary(tenant, timeline),
+  };
+}
