@@ -41,7 +41,7 @@ export async function testNode(
     waitLsnTimeoutMs: 2000,
     tenantConfigDefaults: config.tenantConfigDefaults,
   });
-  tenants.load();
+  await tenants.load();
   const context: PageserverContext = {
     config,
     tenants,

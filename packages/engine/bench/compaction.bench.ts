@@ -27,7 +27,7 @@ async function buildTimeline(
   directory: string,
 ): Promise<{ timeline: Timeline; shutdown: () => Promise<void> }> {
   const manager = new TenantManager({ workdir: directory, io: benchIo() });
-  manager.load();
+  await manager.load();
   const tenant = (await manager.setLocation(generateTenantId(), {
     mode: "AttachedSingle",
     tenantConf: {

@@ -11,7 +11,7 @@ import { benchDirectory, benchIo, emit, quick } from "./bench_util.ts";
 for (const workload of WORKLOADS) {
   using dir = benchDirectory();
   const manager = new TenantManager({ workdir: dir.path, io: benchIo() });
-  manager.load();
+  await manager.load();
   const tenant = (await manager.setLocation(generateTenantId(), {
     mode: "AttachedSingle",
     tenantConf: { checkpoint_distance: 64 * 1024 * 1024, compaction_period: "0s", gc_period: "0s" },

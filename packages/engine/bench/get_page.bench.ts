@@ -22,7 +22,7 @@ PAGE.writeUInt16LE(8192, 14);
 async function measure(deltas: number): Promise<void> {
   using dir = benchDirectory();
   const manager = new TenantManager({ workdir: dir.path, io: benchIo() });
-  manager.load();
+  await manager.load();
   const tenant = (await manager.setLocation(generateTenantId(), {
     mode: "AttachedSingle",
     tenantConf: { compaction_period: "0s", gc_period: "0s" },

@@ -115,7 +115,7 @@ describe("compaction, image layers and GC", () => {
       const random = rng(seed);
       using dir = tempDirectory();
       const manager = new TenantManager({ workdir: dir.path, io: testIo(128, 16) });
-      manager.load();
+      await manager.load();
       const tenant: Tenant = (await manager.setLocation(generateTenantId(), {
         mode: "AttachedSingle",
         tenantConf: {

@@ -112,7 +112,7 @@ test("SIGKILL during ingest loses nothing at or below disk_consistent_lsn", {
     await exited;
 
     const manager = new TenantManager({ workdir: dir.path, io: testIo(128, 16) });
-    manager.load();
+    await manager.load();
     assert.deepEqual(
       findTempFiles(dir.path),
       [],
@@ -133,7 +133,7 @@ test("SIGKILL during ingest loses nothing at or below disk_consistent_lsn", {
   const { exited } = startChild([...args, "--finish"]);
   assert.equal(await exited, 0);
   const manager = new TenantManager({ workdir: dir.path, io: testIo(128, 16) });
-  manager.load();
+  await manager.load();
   const timeline = manager.get(tenantId).getTimeline(timelineId);
   assert.equal(timeline.lastRecordLsn, model.generator.transactionEndLsn(TRANSACTIONS - 1));
   model.advanceTo(TRANSACTIONS);

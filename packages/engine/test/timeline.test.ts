@@ -36,7 +36,7 @@ function testKey(n: number): Key {
 
 async function setup(workdir: string, tenantConf: Record<string, unknown> = {}) {
   const manager = new TenantManager({ workdir, io: testIo(256, 32), waitLsnTimeoutMs: 2000 });
-  manager.load();
+  await manager.load();
   const tenantId = generateTenantId();
   const tenant = (await manager.setLocation(tenantId, { mode: "AttachedSingle", tenantConf }))!;
   const timelineId = generateTimelineId();
@@ -126,7 +126,7 @@ describe("timeline", () => {
     await manager.shutdown({ flush: true });
 
     const reloaded = new TenantManager({ workdir: dir.path, io: testIo(64, 8) });
-    reloaded.load();
+    await reloaded.load();
     const again = reloaded.get(tenantId).getTimeline(timelineId);
     assert.equal(again.diskConsistentLsn, lastRecord);
     assert.equal(again.lastRecordLsn, lastRecord);

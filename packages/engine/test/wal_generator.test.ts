@@ -57,7 +57,7 @@ describe("WAL generator", () => {
   test("a generator-fed timeline has PostgreSQL-shaped directories", async () => {
     using dir = tempDirectory();
     const manager = new TenantManager({ workdir: dir.path, io: testIo() });
-    manager.load();
+    await manager.load();
     const tenant = (await manager.setLocation(generateTenantId(), { mode: "AttachedSingle" }))!;
     const timelineId = generateTimelineId();
     const { timeline } = await tenant.createTimeline({ newTimelineId: timelineId });

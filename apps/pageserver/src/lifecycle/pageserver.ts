@@ -108,7 +108,7 @@ export class Pageserver {
         config.pgAuthType === "NeonJWT" ? authKeys : null,
       );
       const pgPort = await pageService.bind(config.listenPgAddr.host, config.listenPgAddr.port);
-      tenants.load();
+      await tenants.load();
       const http = await buildHttpApp({
         context,
         authKeys: config.httpAuthType === "NeonJWT" ? authKeys : null,

@@ -54,6 +54,7 @@ export async function mergeDeltas(
   lsnRange: { start: Lsn; end: Lsn },
   signal: AbortSignal,
 ): Promise<PersistentLayer[]> {
+  await timeline.ensureAllResident(inputs);
   const outputs = new DeltaOutputs(timeline, lsnRange, timeline.config.compactionTargetSizeBytes);
   try {
     const merged = new MergedScan(inputs.map((layer) => new LayerScan(layer)));

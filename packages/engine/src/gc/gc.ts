@@ -138,7 +138,7 @@ export async function gcTimeline(
   await failpoint("gc-before-remove");
   if (doomed.length > 0) {
     assert(newCutoff <= timeline.latestGcCutoffLsn, "GC removes only below a persisted cutoff");
-    timeline.removeLayers(doomed);
+    await timeline.removeLayers(doomed);
   }
   result.layers_removed = doomed.length;
   result.removed = doomed.map((l) => l.nameText);

@@ -215,8 +215,13 @@ export async function getVectored(
       if (stats) stats.layersVisited++;
       try {
         if ("reader" in layer) {
-          const download = visits[0]!.read.timeline.ensureResident?.(layer);
-          if (download) await download;
+          // Loop: an eviction may slip in between a download and this continuation.
+          const owner = visits[0]!.read.timeline;
+          while (!layer.resident) {
+            const download = owner.ensureResident?.(layer);
+            if (!download) break;
+            await download;
+          }
           layer.recordAccess();
           visitPersistent(layer, visits, stats);
         } else {

@@ -5,6 +5,13 @@
  *
  * Access statistics (last access, residence start) feed eviction; the visibility hint is computed
  * by the layer map for the timeline's read points.
+ *
+ * Residence (with remote storage):
+ *
+ *     Resident ──evict (only if uploaded)──▶ Evicted ──read: download──▶ Downloading ──▶ Resident
+ *
+ * An evicted layer stays in the layer map; a read that needs it downloads it first (concurrent
+ * reads share one download, see Timeline.ensureResident).
  */
 import { unlinkSync } from "node:fs";
 import path from "node:path";
@@ -35,6 +42,12 @@ export class PersistentLayer {
   readonly isL0: boolean;
   visibility: LayerVisibility = "Visible";
   readonly access: LayerAccessStats;
+  /** The local file exists. */
+  resident = true;
+  /** The remote object exists (uploaded, or found in the remote index). */
+  uploaded = false;
+  /** The download in progress, shared by concurrent readers. */
+  downloading: Promise<void> | null = null;
   private readonly io: LayerIo;
   private openReader: LayerFileReader | null = null;
 
@@ -92,6 +105,23 @@ export class PersistentLayer {
   close(): void {
     this.openReader?.close();
     this.openReader = null;
+  }
+
+  /** Removes the local file of an uploaded layer; it stays in the layer map, evicted. */
+  evict(): void {
+    this.close();
+    try {
+      unlinkSync(this.path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+    this.resident = false;
+  }
+
+  /** Marks the file local again (after a download). */
+  markResident(nowMs = Date.now()): void {
+    this.resident = true;
+    this.access.residentSinceMs = nowMs;
   }
 
   /** Closes and removes the local file (the layer left the layer map). */

@@ -46,6 +46,11 @@ import {
 import { Timeline } from "../timeline/timeline.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { WalGenerator } from "../wal_generator/wal_generator.ts";
+import type { DeletionQueue } from "../remote/deletion_queue.ts";
+import { downloadLatestIndex } from "../remote/remote_index.ts";
+import { remoteLayerKey, timelinePrefix } from "../remote/remote_paths.ts";
+import { type RemoteStorage, withRetries } from "../remote/remote_storage.ts";
+import { RemoteTimelineClient } from "../remote/remote_timeline_client.ts";
 import {
   LOCATION_CONF_FILE_NAME,
   type LocationConf,
@@ -95,6 +100,13 @@ export interface TenantOptions {
   readonly waitLsnTimeoutMs?: number;
   /** The pageserver's `tenant_config` section: defaults under this tenant's overrides. */
   readonly configDefaults?: TenantConfigKnobs;
+  /** Remote storage and the deletion queue, when configured. */
+  readonly remote?: TenantRemote | null;
+}
+
+export interface TenantRemote {
+  readonly storage: RemoteStorage;
+  readonly deletionQueue: DeletionQueue;
 }
 
 export class Tenant {
@@ -115,6 +127,7 @@ export class Tenant {
   private gcBlockedUntilMs = 0;
   readonly waitLsnTimeoutMs: number;
   readonly configDefaults: TenantConfigKnobs;
+  readonly remote: TenantRemote | null;
   readonly attachedAtMs = Date.now();
 
   constructor(options: TenantOptions) {
@@ -123,6 +136,7 @@ export class Tenant {
     this.io = options.io;
     this.location = options.conf;
     this.configDefaults = options.configDefaults ?? {};
+    this.remote = options.remote ?? null;
     this.resolved = resolveTenantConfig(options.conf.tenantConf, this.configDefaults);
     this.log = (options.logger ?? silentLogger).child({ tenant_id: this.tenantId });
     this.waitLsnTimeoutMs = options.waitLsnTimeoutMs ?? 300_000;
@@ -177,13 +191,17 @@ export class Tenant {
     return tenant;
   }
 
-  /** Loads a tenant directory: its config, then its timelines in ancestor order. */
-  static load(options: Omit<TenantOptions, "conf">): Tenant {
+  /**
+   * Loads a tenant directory: its config, then its timelines in ancestor order, reconciled with
+   * remote storage when configured (evicted layers known, missing uploads scheduled).
+   */
+  static async load(options: Omit<TenantOptions, "conf">): Promise<Tenant> {
     const conf = loadLocationConf(path.join(options.directory, LOCATION_CONF_FILE_NAME));
     const tenant = new Tenant({ ...options, conf });
     tenant.gcBlockedUntilMs = Date.now() + tenant.config.lsnLeaseLengthMs;
     try {
       tenant.loadTimelines();
+      for (const timeline of tenant.timelines()) await tenant.connectRemote(timeline, false);
       tenant.setState({ slug: "Activating" });
       tenant.activate();
     } catch (error) {
@@ -232,6 +250,49 @@ export class Tenant {
         );
       }
     }
+  }
+
+  /**
+   * Gives a timeline its upload queue, starting from the newest remote index at or below our
+   * generation: layers named there are uploaded; local ones that are not get uploaded; remote
+   * ones no local layer map holds are stale and deleted (after the new index is up).
+   */
+  private async connectRemote(timeline: Timeline, isNew: boolean): Promise<void> {
+    if (!this.remote) return;
+    const client = new RemoteTimelineClient({
+      storage: this.remote.storage,
+      deletionQueue: this.remote.deletionQueue,
+      tenantId: this.tenantId,
+      timelineId: timeline.timelineId,
+      generation: this.generation,
+      log: timeline.log,
+    });
+    const found = isNew
+      ? null
+      : await downloadLatestIndex(this.remote.storage, this.tenantId, timeline.timelineId, this.generation);
+    const index = found?.index ?? null;
+    const local = new Map([...timeline.layers.historicLayers()].map((layer) => [layer.nameText, layer]));
+    client.initialize(index, (name) => local.has(name));
+    let changed = index === null;
+    for (const layer of local.values()) {
+      if (index?.layers.has(layer.nameText)) {
+        layer.uploaded = true;
+      } else if (layer.resident) {
+        client.scheduleUpload(layer);
+        changed = true;
+      } else {
+        timeline.log.error({ layer: layer.fileName }, "evicted layer is not in the remote index");
+      }
+    }
+    const stale: string[] = [];
+    for (const [name, entry] of index?.layers ?? []) {
+      if (local.has(name)) continue;
+      stale.push(remoteLayerKey(this.tenantId, timeline.timelineId, entry.name, entry.generation));
+      changed = true;
+    }
+    if (changed) client.scheduleIndexUpload(timeline.metadata());
+    client.scheduleStaleDeletion(stale);
+    timeline.remote = client;
   }
 
   private makeTimeline(
@@ -404,6 +465,7 @@ export class Tenant {
             })
           : await this.branchMetadata(request);
       const timeline = await this.writeNewTimeline(id, metadata);
+      await this.connectRemote(timeline, true);
       this.timelinesById.set(id, timeline);
       timeline.activate();
       this.log.info(
@@ -528,11 +590,20 @@ export class Tenant {
     this.ingestLoops.delete(timelineId);
     await timeline.shutdown({ flush: false });
     this.timelinesById.delete(timelineId);
+    await this.deleteRemotePrefix(timelinePrefix(this.tenantId, timelineId), timelineId);
     const doomed = `${timeline.directory}${TEMP_FILE_SUFFIX}`;
     renameSync(timeline.directory, doomed);
     await fsyncDirectory(this.timelinesDirectory);
     await rm(doomed, { recursive: true, force: true });
     this.log.info({ timeline_id: timelineId }, "timeline deleted");
+  }
+
+  /** Deletes every remote object under `prefix` (through the persistent deletion queue). */
+  async deleteRemotePrefix(prefix: string, timelineId: TimelineId | "*"): Promise<void> {
+    if (!this.remote) return;
+    const { storage, deletionQueue } = this.remote;
+    const objects = await withRetries(() => storage.list(prefix), { attemptsMax: 8 });
+    await deletionQueue.push(this.tenantId, timelineId, this.generation, objects.map((o) => o.key));
   }
 
   // --- WAL sources -------------------------------------------------------------------------

@@ -5,7 +5,7 @@
  * Generations come from a counter persisted in `<workdir>/generation` (there is no control plane
  * to issue them): every attach takes the next value, so a tenant's generation only grows.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { CorruptionError, NotFoundError, PageserverError } from "../errors.ts";
@@ -13,8 +13,13 @@ import { asGeneration, type Generation, isId, type TenantId } from "../ids.ts";
 import { fsyncDirectory, TEMP_FILE_SUFFIX, writeFileDurably } from "../io/durable_fs.ts";
 import type { LayerIo } from "../storage_layer/layer_file_reader.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
-import type { LocationMode } from "./location_conf.ts";
-import { Tenant } from "./tenant.ts";
+import { LOCATION_CONF_FILE_NAME, type LocationMode, saveLocationConf } from "./location_conf.ts";
+import { Tenant, type TenantRemote } from "./tenant.ts";
+import { downloadLatestIndex, listRemoteTimelines } from "../remote/remote_index.ts";
+import { tenantPrefix } from "../remote/remote_paths.ts";
+import { localLayerFileName } from "../storage_layer/layer_name.ts";
+import { metadataToJson, METADATA_FILE_NAME } from "../timeline/metadata.ts";
+import { EVICTED_FILE_NAME } from "../timeline/timeline.ts";
 import { parseTenantConfig, type TenantConfigKnobs } from "./tenant_config.ts";
 
 export interface TenantManagerOptions {
@@ -23,6 +28,8 @@ export interface TenantManagerOptions {
   readonly logger?: Logger;
   readonly waitLsnTimeoutMs?: number;
   readonly tenantConfigDefaults?: TenantConfigKnobs;
+  /** Remote storage and the deletion queue, when configured. */
+  readonly remote?: TenantRemote | null;
 }
 
 export interface LocationRequest {
@@ -40,6 +47,7 @@ export class TenantManager {
   private readonly tenants = new Map<TenantId, Tenant>();
   private readonly waitLsnTimeoutMs: number | undefined;
   private readonly tenantConfigDefaults: TenantConfigKnobs;
+  readonly remote: TenantRemote | null;
   private generationCounter = 0;
   /** Serialises operations per tenant (create/detach/delete must not interleave). */
   private readonly locks = new Map<TenantId, Promise<unknown>>();
@@ -50,6 +58,7 @@ export class TenantManager {
     this.log = options.logger ?? silentLogger;
     this.waitLsnTimeoutMs = options.waitLsnTimeoutMs;
     this.tenantConfigDefaults = options.tenantConfigDefaults ?? {};
+    this.remote = options.remote ?? null;
   }
 
   private tenantOptions(): {
@@ -73,7 +82,7 @@ export class TenantManager {
   }
 
   /** Scans the tenants directory; a tenant that fails to load is Broken, not fatal. */
-  load(): void {
+  async load(): Promise<void> {
     mkdirSync(this.tenantsDirectory, { recursive: true });
     const counterFile = path.join(this.workdir, GENERATION_FILE);
     if (existsSync(counterFile)) {
@@ -95,7 +104,7 @@ export class TenantManager {
         continue;
       }
       const tenantId = entry as TenantId;
-      const tenant = Tenant.load({ tenantId, directory, io: this.io, ...this.tenantOptions() });
+      const tenant = await Tenant.load({ tenantId, directory, io: this.io, ...this.tenantOptions() });
       if (tenant.generation !== null && tenant.generation > this.generationCounter)
         this.generationCounter = tenant.generation;
       this.tenants.set(tenantId, tenant);
@@ -161,6 +170,12 @@ export class TenantManager {
         return existing;
       }
       const generation = await this.nextGeneration(request.generation);
+      if (this.remote && (await this.prepareFromRemote(tenantId, generation, request.mode, tenantConf))) {
+        const attached = await Tenant.load({ tenantId, directory: this.tenantDirectory(tenantId), io: this.io, ...this.tenantOptions() });
+        this.tenants.set(tenantId, attached);
+        this.log.info({ tenant_id: tenantId, generation, timelines: attached.timelines().length }, "tenant attached from remote storage");
+        return attached;
+      }
       const tenant = await Tenant.create({
         tenantId,
         directory: this.tenantDirectory(tenantId),
@@ -172,6 +187,41 @@ export class TenantManager {
       this.log.info({ tenant_id: tenantId, generation }, "tenant attached");
       return tenant;
     });
+  }
+
+  /**
+   * Attach onto an empty disk: writes the tenant directory from remote storage — each timeline's
+   * metadata from its newest index, every layer recorded as evicted (downloaded on demand).
+   * Returns false when remote storage holds nothing for the tenant.
+   */
+  private async prepareFromRemote(
+    tenantId: TenantId,
+    generation: Generation,
+    mode: LocationMode,
+    tenantConf: TenantConfigKnobs,
+  ): Promise<boolean> {
+    const storage = this.remote!.storage;
+    const timelineIds = await listRemoteTimelines(storage, tenantId);
+    if (timelineIds.length === 0) return false;
+    const directory = this.tenantDirectory(tenantId);
+    const staging = `${directory}${TEMP_FILE_SUFFIX}`;
+    rmSync(staging, { recursive: true, force: true });
+    for (const timelineId of timelineIds) {
+      const previous = generation === null ? null : asGeneration(generation - 1);
+      const found = await downloadLatestIndex(storage, tenantId, timelineId, previous);
+      if (!found || found.index.deletedAt !== null) continue;
+      const timelineDirectory = path.join(staging, "timelines", timelineId);
+      mkdirSync(timelineDirectory, { recursive: true });
+      const { index } = found;
+      const metadata = { ...index.metadata, diskConsistentLsn: index.diskConsistentLsn };
+      writeFileSync(path.join(timelineDirectory, METADATA_FILE_NAME), `${JSON.stringify(metadataToJson(metadata), null, 2)}\n`);
+      const evicted = [...index.layers.values()].map((layer) => ({ file: localLayerFileName(layer.name, layer.generation), size: layer.fileSize }));
+      writeFileSync(path.join(timelineDirectory, EVICTED_FILE_NAME), JSON.stringify(evicted));
+    }
+    await saveLocationConf(path.join(staging, LOCATION_CONF_FILE_NAME), { mode, generation, tenantConf });
+    renameSync(staging, directory);
+    await fsyncDirectory(this.tenantsDirectory);
+    return true;
   }
 
   private async detachLocked(tenantId: TenantId, tenant: Tenant): Promise<void> {
@@ -190,12 +240,13 @@ export class TenantManager {
     await rm(doomed, { recursive: true, force: true });
   }
 
-  /** Deletes a tenant and all its local data. */
+  /** Deletes a tenant and all its data, local and remote. */
   async delete(tenantId: TenantId): Promise<void> {
     await this.exclusive(tenantId, async () => {
       const tenant = this.get(tenantId);
       await tenant.shutdown({ flush: false });
       this.tenants.delete(tenantId);
+      await tenant.deleteRemotePrefix(tenantPrefix(tenantId), "*");
       await this.removeDirectory(tenantId);
       this.log.info({ tenant_id: tenantId }, "tenant deleted");
     });

@@ -22,7 +22,7 @@
  * `shutdown()` stops ingest, optionally freezes and flushes, cancels background work through
  * `cancel`, waits for it through `gate`, and rejects LSN waiters with ShuttingDownError.
  */
-import { readdirSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync } from "node:fs";
 import path from "node:path";
 import { assert } from "../assert.ts";
 import {
@@ -34,7 +34,7 @@ import {
   UnavailableError,
 } from "../errors.ts";
 import type { Generation, TenantId, TimelineId } from "../ids.ts";
-import { isTempFileName } from "../io/durable_fs.ts";
+import { isTempFileName, writeFileDurably } from "../io/durable_fs.ts";
 import { formatKey, isCompactKey, type Key } from "../key/key.ts";
 import { LayerMap } from "../layer_map/layer_map.ts";
 import { formatLsn, type Lsn } from "../lsn.ts";
@@ -55,6 +55,8 @@ import {
 } from "../storage_layer/layer_name.ts";
 import { PersistentLayer } from "../storage_layer/persistent_layer.ts";
 import type { TenantConfig } from "../tenant/tenant_config.ts";
+import { RemoteNotFoundError, withRetries } from "../remote/remote_storage.ts";
+import { type RemoteTimelineClient, remoteStats } from "../remote/remote_timeline_client.ts";
 import { failpoint } from "../util/failpoints.ts";
 import { Gate } from "../util/gate.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
@@ -104,6 +106,9 @@ export interface TimelineOptions {
   readonly logger?: Logger;
 }
 
+/** The names of evicted layers: they are in the layer map but have no local file. */
+export const EVICTED_FILE_NAME = "evicted.json";
+
 /** Frozen layers waiting for their flush beyond which ingest waits (backpressure). */
 export const FROZEN_LAYERS_BACKPRESSURE = 4;
 const FLUSH_RETRY_DELAY_MS_MAX = 10_000;
@@ -121,6 +126,10 @@ export class Timeline {
   readonly layers = new LayerMap<PersistentLayer, InMemoryLayer>();
   readonly events = new TimelineEvents();
   readonly gc = new GcInfo();
+  /** The upload queue, when remote storage is configured. */
+  remote: RemoteTimelineClient | null = null;
+  /** File names of layers evicted to remote storage (persisted in evicted.json). */
+  private readonly evicted = new Set<string>();
   readonly log: Logger;
   private readonly configSource: () => TenantConfig;
   private stateValue: TimelineState = { kind: "Loading" };
@@ -256,7 +265,7 @@ export class Timeline {
         rmSync(file, { force: true, recursive: true });
         continue;
       }
-      if (entry === METADATA_FILE_NAME) continue;
+      if (entry === METADATA_FILE_NAME || entry === EVICTED_FILE_NAME || entry === "wal_source.json") continue;
       let parsed: ReturnType<typeof parseLayerFileName>;
       try {
         parsed = parseLayerFileName(entry);
@@ -276,6 +285,11 @@ export class Timeline {
         continue;
       }
       found.push({ name: parsed.name, generation, file, size: statSync(file).size });
+    }
+    const local = new Set(found.map((f) => path.basename(f.file)));
+    for (const evicted of this.readEvictedNames()) {
+      if (local.has(evicted.fileName)) continue; // Downloaded again before a crash: resident.
+      found.push({ ...evicted, file: "", size: evicted.fileSize });
     }
     found.sort((a, b) => compareLayerNames(a.name, b.name));
     const batch = this.layers.batchUpdate();
@@ -301,6 +315,92 @@ export class Timeline {
       { layers: found.length, disk_consistent_lsn: formatLsn(this.diskConsistent) },
       "timeline loaded",
     );
+  }
+
+  private readEvictedNames(): Array<{ name: LayerName; generation: Generation; fileName: string; fileSize: number }> {
+    const file = path.join(this.directory, EVICTED_FILE_NAME);
+    if (!existsSync(file)) return [];
+    const entries = JSON.parse(readFileSync(file, "utf8")) as Array<{ file: string; size: number }>;
+    const out: Array<{ name: LayerName; generation: Generation; fileName: string; fileSize: number }> = [];
+    for (const entry of entries) {
+      const parsed = parseLayerFileName(entry.file);
+      this.evicted.add(entry.file);
+      out.push({ name: parsed.name, generation: parsed.generation ?? null, fileName: entry.file, fileSize: entry.size });
+    }
+    return out;
+  }
+
+  private async saveEvictedNames(): Promise<void> {
+    const sizes = new Map<string, number>();
+    for (const layer of this.layers.historicLayers()) if (this.evicted.has(layer.fileName)) sizes.set(layer.fileName, layer.fileSize);
+    for (const name of this.evicted) if (!sizes.has(name)) this.evicted.delete(name);
+    const entries = [...sizes].map(([file, size]) => ({ file, size }));
+    await writeFileDurably(path.join(this.directory, EVICTED_FILE_NAME), JSON.stringify(entries));
+  }
+
+  /** Records layers that exist only remotely (attach from remote storage onto an empty disk). */
+  static async writeEvictedNames(directory: string, entries: ReadonlyArray<{ file: string; size: number }>): Promise<void> {
+    await writeFileDurably(path.join(directory, EVICTED_FILE_NAME), JSON.stringify(entries));
+  }
+
+  /**
+   * Evicts an uploaded, resident layer: it is recorded in evicted.json before its file goes, so a
+   * crash in between leaves it resident, never lost.
+   */
+  async evictLayer(layer: PersistentLayer): Promise<boolean> {
+    if (!layer.resident || !layer.uploaded || layer.downloading || !this.remote) return false;
+    this.evicted.add(layer.fileName);
+    await this.saveEvictedNames();
+    if (!layer.resident || layer.downloading) return false;
+    layer.evict();
+    this.events.emitLayers(this);
+    return true;
+  }
+
+  /** The on-demand download of an evicted layer; concurrent callers share it. */
+  ensureResident(layer: PersistentLayer): Promise<void> | null {
+    if (layer.resident) return null;
+    if (layer.downloading) return layer.downloading;
+    const remote = this.remote;
+    if (!remote) {
+      return Promise.reject(
+        new CorruptionError(`layer file ${layer.path} is missing and there is no remote storage to download it from`, this.context({ file: layer.path })),
+      );
+    }
+    layer.downloading = (async () => {
+      const key = remote.remoteKeyOf(layer);
+      remoteStats.downloadsStarted++;
+      const size = await withRetries(() => remote.storage.downloadToFile(key, layer.path, this.cancel.signal), {
+        signal: this.cancel.signal,
+        onRetry: (error, attempt) => this.log.warn({ err: error.message, attempt, layer: layer.fileName }, "layer download failed; retrying"),
+      }).catch((error) => {
+        if (error instanceof RemoteNotFoundError) {
+          throw new CorruptionError(`layer ${layer.fileName} is evicted but missing from remote storage (${key})`, this.context({ file: layer.path }), error);
+        }
+        throw error;
+      });
+      if (size !== layer.fileSize) {
+        rmSync(layer.path, { force: true });
+        throw new CorruptionError(`downloaded layer ${layer.fileName} has ${size} bytes, expected ${layer.fileSize}`, this.context({ file: layer.path }));
+      }
+      remoteStats.downloadsFinished++;
+      remoteStats.downloadBytes += size;
+      layer.markResident();
+      this.evicted.delete(layer.fileName);
+      this.events.emitLayers(this);
+      await this.saveEvictedNames().catch((error) => this.log.warn({ err: error }, "cannot save evicted.json"));
+    })().finally(() => {
+      layer.downloading = null;
+    });
+    return layer.downloading;
+  }
+
+  /** Downloads `layers` if evicted (compaction reads its inputs whole). */
+  async ensureAllResident(layers: readonly PersistentLayer[]): Promise<void> {
+    for (const layer of layers) {
+      const download = this.ensureResident(layer);
+      if (download) await download;
+    }
   }
 
   /** Activates a timeline created empty (no layers yet). */
@@ -479,6 +579,10 @@ export class Timeline {
     await failpoint("flush-frozen-before-metadata");
     await saveMetadata(this.metadataFile, this.metadata());
     await failpoint("flush-frozen-after");
+    if (this.remote) {
+      this.remote.scheduleUpload(layer);
+      this.remote.scheduleIndexUpload(this.metadata());
+    }
     const elapsedMs = performance.now() - started;
     this.log.info(
       { layer: layer.fileName, bytes: summary.fileSize, elapsed_ms: Math.round(elapsedMs) },
@@ -574,6 +678,8 @@ export class Timeline {
       inputs: inputs.map((l) => l.fileName),
       outputs: outputs.map((l) => l.fileName),
     };
+    // An input's file must outlive its upload: an index scheduled before may name it.
+    if (this.remote) for (const layer of inputs) await this.remote.waitForUpload(layer);
     await failpoint("compaction-before-commit");
     await commitLayerSwap(this.directory, swap);
     await failpoint("compaction-after-commit");
@@ -583,6 +689,11 @@ export class Timeline {
     batch.flush();
     for (const layer of inputs) layer.close();
     finishLayerSwap(this.directory, swap);
+    if (this.remote) {
+      for (const layer of outputs) this.remote.scheduleUpload(layer);
+      this.remote.scheduleRemoval(inputs, this.metadata());
+    }
+    if (inputs.some((l) => this.evicted.has(l.fileName))) await this.saveEvictedNames();
     this.events.emitLayers(this);
   }
 
@@ -592,16 +703,23 @@ export class Timeline {
     const batch = this.layers.batchUpdate();
     for (const layer of layers) batch.insert(layer);
     batch.flush();
+    if (this.remote) {
+      for (const layer of layers) this.remote.scheduleUpload(layer);
+      this.remote.scheduleIndexUpload(this.metadata());
+    }
     this.events.emitLayers(this);
   }
 
-  /** Removes layers from the map, then their files (GC). */
-  removeLayers(layers: readonly PersistentLayer[]): void {
+  /** Removes layers from the map, then their files, local and remote (GC). */
+  async removeLayers(layers: readonly PersistentLayer[]): Promise<void> {
     if (layers.length === 0) return;
+    if (this.remote) for (const layer of layers) await this.remote.waitForUpload(layer);
     const batch = this.layers.batchUpdate();
     for (const layer of layers) batch.remove(layer);
     batch.flush();
+    this.remote?.scheduleRemoval(layers, this.metadata());
     for (const layer of layers) layer.deleteLocalFile();
+    if (layers.some((l) => this.evicted.has(l.fileName))) await this.saveEvictedNames();
     this.events.emitLayers(this);
   }
 
@@ -639,7 +757,12 @@ export class Timeline {
         this.log.warn({ err: error }, "flush during shutdown failed");
       }
     }
+    if (options.flush && this.remote) {
+      // Drain the upload queue for a while; what is left is reconciled at the next start.
+      await Promise.race([this.remote.waitForIdle(), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    }
     this.setState({ kind: "Stopping" });
+    this.remote?.shutdown();
     this.cancel.abort();
     const stopping = new ShuttingDownError("timeline is shutting down", this.context());
     this.lastRecordWaiters.close(stopping);

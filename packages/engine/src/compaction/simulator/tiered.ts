@@ -187,7 +187,8 @@ export function imageChunks(
       at += take;
       chunkKeys += take;
       remaining -= take;
-      if (chunkKeys >= targetKeys && remaining > 0) {
+      // Cut here unless the rest fits in this layer stretched to 1.25 × the target.
+      if (chunkKeys >= targetKeys && chunkKeys + remaining > targetKeys * 1.25) {
         chunks.push({ range: { start: chunkStart, end: at }, keys: chunkKeys });
         chunkStart = at;
         chunkKeys = 0;

@@ -1,0 +1,12 @@
+/**
+ * Fleet: every pageserver the console knows, each with its health, counts, disk usage against
+ * the eviction thresholds, GetPage p50/p99 and ingest rate; pageservers can be added here.
+ */
+import { FleetView } from "./_components/fleet/fleet_view";
+import { listFleet } from "~/server/fleet";
+
+export const dynamic = "force-dynamic";
+
+export default function FleetPage() {
+  return <FleetView initial={listFleet()} />;
+}

@@ -1,0 +1,123 @@
+/**
+ * Remote storage in a local directory: object key = relative path. Uploads and downloads go
+ * through temp files and renames, so a reader never sees half an object, and are fsynced.
+ */
+import { createReadStream, createWriteStream } from "node:fs";
+import { copyFile, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { randomBytes } from "node:crypto";
+import { fsyncDirectory } from "../io/durable_fs.ts";
+import { type RemoteObject, type RemoteStorage, RemoteNotFoundError, RemoteStorageError } from "./remote_storage.ts";
+
+function ioError(key: string, error: unknown): RemoteStorageError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return new RemoteNotFoundError(key, error);
+  // Disk full or I/O errors on the "remote" side may pass: retry them.
+  return new RemoteStorageError(`local remote storage: ${key}: ${(error as Error).message}`, {
+    key,
+    transient: code === "ENOSPC" || code === "EIO" || code === "EMFILE" || code === "EAGAIN",
+    cause: error,
+  });
+}
+
+export class LocalFsRemoteStorage implements RemoteStorage {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  get description(): string {
+    return `local ${this.root}`;
+  }
+
+  private pathOf(key: string): string {
+    const full = path.resolve(this.root, key);
+    if (!full.startsWith(`${this.root}${path.sep}`)) {
+      throw new RemoteStorageError(`object key ${key} escapes the storage root`, { key, transient: false });
+    }
+    return full;
+  }
+
+  private tempFor(file: string): string {
+    return `${file}.${randomBytes(6).toString("hex")}.___temp`;
+  }
+
+  async upload(key: string, source: { file: string } | { data: Buffer }): Promise<void> {
+    const target = this.pathOf(key);
+    const temp = this.tempFor(target);
+    try {
+      await mkdir(path.dirname(target), { recursive: true });
+      if ("file" in source) await copyFile(source.file, temp);
+      else await writeFile(temp, source.data);
+      const handle = await open(temp, "r");
+      await handle.sync();
+      await handle.close();
+      await rename(temp, target);
+      await fsyncDirectory(path.dirname(target));
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error instanceof RemoteStorageError ? error : ioError(key, error);
+    }
+  }
+
+  async downloadToFile(key: string, file: string): Promise<number> {
+    const temp = this.tempFor(file);
+    try {
+      await pipeline(createReadStream(this.pathOf(key)), createWriteStream(temp));
+      const handle = await open(temp, "r");
+      await handle.sync();
+      await handle.close();
+      await rename(temp, file);
+      await fsyncDirectory(path.dirname(file));
+      return (await stat(file)).size;
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error instanceof RemoteStorageError ? error : ioError(key, error);
+    }
+  }
+
+  async download(key: string): Promise<Buffer> {
+    try {
+      return await readFile(this.pathOf(key));
+    } catch (error) {
+      throw error instanceof RemoteStorageError ? error : ioError(key, error);
+    }
+  }
+
+  async list(prefix: string): Promise<RemoteObject[]> {
+    const out: RemoteObject[] = [];
+    const walk = async (directory: string): Promise<void> => {
+      let entries: import("node:fs").Dirent[];
+      try {
+        entries = await readdir(directory, { withFileTypes: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+        throw ioError(prefix, error);
+      }
+      for (const entry of entries) {
+        const full = path.join(directory, entry.name);
+        if (entry.isDirectory()) await walk(full);
+        else if (!entry.name.endsWith("___temp")) {
+          const key = path.relative(this.root, full).split(path.sep).join("/");
+          if (key.startsWith(prefix)) out.push({ key, size: (await stat(full)).size });
+        }
+      }
+    };
+    // Walk from the deepest directory the prefix names.
+    const directoryPart = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
+    await walk(directoryPart ? this.pathOf(directoryPart) : this.root);
+    return out.sort((a, b) => (a.key < b.key ? -1 : 1));
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    for (const key of keys) {
+      try {
+        await unlink(this.pathOf(key));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(key, error);
+      }
+    }
+  }
+}
