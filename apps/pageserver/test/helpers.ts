@@ -49,7 +49,8 @@ export async function testNode(
     metrics: new PageserverMetrics(tenants),
     tasks: new TaskRegistry(),
     startedAtMs: Date.now(),
-    remoteConsistentLsn: () => null,
+    remoteConsistentLsn: (timeline) => timeline.remote?.remoteConsistentLsn ?? null,
+    deletionQueue: null,
   };
   const app = await buildHttpApp({ context, authKeys: options.authKeys ?? null });
   return {

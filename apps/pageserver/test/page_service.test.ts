@@ -216,7 +216,7 @@ describe("page service", () => {
     );
     await client.until("Z");
     client.query(
-      `lease lsn ${tenant} ${timelineId} ${"0/" + timeline.lastRecordLsn.toString(16).toUpperCase()}`,
+      `lease lsn ${tenant} ${timelineId} 0/${timeline.lastRecordLsn.toString(16).toUpperCase()}`,
     );
     const { before } = await client.until("C");
     const row = before.find((m) => m.type === "D")!;

@@ -28,21 +28,12 @@ function viaParser<T>(parse: (text: string) => T) {
   };
 }
 
-export const tenantIdSchema = z
-  .string()
-  .trim()
-  .transform(viaParser<TenantId>(parseTenantId));
+export const tenantIdSchema = z.string().trim().transform(viaParser<TenantId>(parseTenantId));
 
-export const timelineIdSchema = z
-  .string()
-  .trim()
-  .transform(viaParser<TimelineId>(parseTimelineId));
+export const timelineIdSchema = z.string().trim().transform(viaParser<TimelineId>(parseTimelineId));
 
 /** An LSN in PostgreSQL's `X/Y` form. */
-export const lsnSchema = z
-  .string()
-  .trim()
-  .transform(viaParser<Lsn>(parseLsn));
+export const lsnSchema = z.string().trim().transform(viaParser<Lsn>(parseLsn));
 
 export const tenantInput = z.object({ tenantId: tenantIdSchema });
 export const timelineInput = z.object({ tenantId: tenantIdSchema, timelineId: timelineIdSchema });

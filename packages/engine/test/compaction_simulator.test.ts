@@ -15,6 +15,7 @@ import {
 } from "../src/compaction/levels.ts";
 import {
   imageChunks,
+  type MockLayer,
   MockTimeline,
   mergeRuns,
   RecordBuffer,
@@ -23,7 +24,6 @@ import {
   SimulatorRng,
   simulate,
   simulatorKey,
-  type MockLayer,
 } from "../src/compaction/simulator/index.ts";
 import type { Lsn } from "../src/lsn.ts";
 import { seedFromEnv } from "./helpers.ts";
@@ -197,14 +197,18 @@ describe("compaction simulator", () => {
   test("building blocks: sort, merge, cuts, image chunks", () => {
     const buffer = new RecordBuffer();
     const keys = [5, 3, 5, 1, 3];
-    keys.forEach((key, i) => buffer.push(key, 100 + i, 10 + i));
+    keys.forEach((key, i) => {
+      buffer.push(key, 100 + i, 10 + i);
+    });
     const sorted = buffer.takeSortedByKey();
     assert.deepEqual([...sorted.keys], [1, 3, 3, 5, 5]);
     assert.deepEqual([...sorted.lsns], [103, 101, 104, 100, 102]);
     assert.equal(buffer.count, 0);
 
     const other = new RecordBuffer();
-    [3, 4, 9].forEach((key, i) => other.push(key, 200 + i, 1));
+    [3, 4, 9].forEach((key, i) => {
+      other.push(key, 200 + i, 1);
+    });
     const merged = mergeRuns([sorted, other.takeSortedByKey()]);
     assert.deepEqual([...merged.keys], [1, 3, 3, 3, 4, 5, 5, 9]);
     assert.deepEqual([...merged.lsns], [103, 101, 104, 200, 201, 100, 102, 202]);

@@ -7,7 +7,7 @@
  * without parsing text, and the one line on stderr is written for a person: it names the file,
  * the server or the argument that was wrong.
  */
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 import { PageserverError } from "@pageserver/engine";
 
 export const EXIT_OK = 0;
@@ -69,6 +69,11 @@ export async function runCli(
   usage: string,
   main: (args: string[]) => Promise<void>,
 ): Promise<void> {
+  // A reader that went away (`pagectl … | head`) is not a failure of ours.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(EXIT_OK);
+    throw error;
+  });
   try {
     await main(process.argv.slice(2));
     process.exitCode = EXIT_OK;

@@ -236,9 +236,7 @@ export class PageServiceClient {
   }
 
   /** Connects and completes the startup; resolves once the server is ready for queries. */
-  static async connect(
-    target: PageServiceConnectOptions | string,
-  ): Promise<PageServiceClient> {
+  static async connect(target: PageServiceConnectOptions | string): Promise<PageServiceClient> {
     const options = typeof target === "string" ? parseConnectionString(target) : target;
     const socket = netConnect({ host: options.host, port: options.port });
     const timeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT;
@@ -445,7 +443,9 @@ export class PageServiceClient {
     const text = `${fields.severity}: ${fields.message} (SQLSTATE ${fields.sqlState})`;
     if (this.phase === "startup" || this.phase === "streaming" || this.phase === "ending") {
       // Fatal here: the connection is over, or the stream can no longer be matched.
-      this.fail(new PageServiceClientError(`page service at ${this.address}: ${text}`, fields.sqlState));
+      this.fail(
+        new PageServiceClientError(`page service at ${this.address}: ${text}`, fields.sqlState),
+      );
       return;
     }
     this.error = fields; // Reported when ReadyForQuery ends the query.
@@ -515,9 +515,7 @@ export interface GetPageRequestInput {
 }
 
 /** Distributes Omit over a union (plain Omit would collapse it). */
-type WithoutHeader<T> = T extends unknown
-  ? Omit<T, "reqid" | "reqidHigh" | "reqidLow">
-  : never;
+type WithoutHeader<T> = T extends unknown ? Omit<T, "reqid" | "reqidHigh" | "reqidLow"> : never;
 export type PagestreamRequestInput = WithoutHeader<PagestreamRequest>;
 
 /**

@@ -13,8 +13,8 @@
 import { PageserverError } from "@pageserver/engine";
 import {
   type PagestreamProtocolVersion,
-  PagestreamRequestTag,
   type PagestreamRequestKind,
+  PagestreamRequestTag,
   PagestreamResponseTag,
 } from "../page_service/pagestream_codec.ts";
 

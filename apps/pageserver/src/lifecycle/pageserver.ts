@@ -12,9 +12,11 @@
 import type { KeyObject } from "node:crypto";
 import {
   configureFailpointsFromEnv,
+  DeletionQueue,
   FileDescriptorCache,
   type Lsn,
   PageCache,
+  parseDuration,
   TenantManager,
   type Timeline,
 } from "@pageserver/engine";
@@ -27,6 +29,8 @@ import { createLogger, type ProcessLogger } from "../logging.ts";
 import { PageserverMetrics } from "../metrics/metrics.ts";
 import { PageService } from "../page_service/page_service.ts";
 import type { PageserverContext } from "../pageserver_context.ts";
+import { createRemoteStorage } from "../remote/remote_setup.ts";
+import { runDiskUsageEviction } from "../tasks/disk_usage_eviction.ts";
 import { TaskRegistry } from "../tasks/task_registry.ts";
 import { PidFile } from "./pid_file.ts";
 
@@ -86,12 +90,19 @@ export class Pageserver {
       const authKeys: KeyObject[] | null = config.authValidationPublicKeyPath
         ? loadPublicKeys(config.authValidationPublicKeyPath)
         : null;
+      const storage = createRemoteStorage(config);
+      const deletionQueue = storage ? new DeletionQueue(config.workdir, storage, log) : null;
+      deletionQueue?.recover();
+      if (storage) log.info({ remote_storage: storage.description }, "remote storage configured");
+      else
+        log.warn({}, "no remote_storage configured: layers stay local only and cannot be evicted");
       const tenants = new TenantManager({
         workdir: config.workdir,
         io,
         logger: log,
         waitLsnTimeoutMs: config.waitLsnTimeoutMs,
         tenantConfigDefaults: config.tenantConfigDefaults,
+        remote: storage && deletionQueue ? { storage, deletionQueue } : null,
       });
       const metrics = new PageserverMetrics(tenants);
       const context: PageserverContext = {
@@ -101,7 +112,9 @@ export class Pageserver {
         metrics,
         tasks: new TaskRegistry(),
         startedAtMs: Date.now(),
-        remoteConsistentLsn: (_timeline: Timeline): Lsn | null => null,
+        remoteConsistentLsn: (timeline: Timeline): Lsn | null =>
+          timeline.remote?.remoteConsistentLsn ?? null,
+        deletionQueue,
       };
       const pageService = new PageService(
         context,
@@ -121,6 +134,7 @@ export class Pageserver {
       server.httpPort = (http.server.address() as { port: number }).port;
       server.pgPort = pgPort;
       pageService.startAccepting();
+      server.startBackgroundTasks();
       log.info(
         {
           node_id: config.nodeId,
@@ -133,6 +147,36 @@ export class Pageserver {
     } catch (error) {
       pidFile.release();
       throw error;
+    }
+  }
+
+  /** Process-wide background tasks: disk-usage-based eviction. */
+  private startBackgroundTasks(): void {
+    const { config, tenants, log, tasks } = this.context;
+    const eviction = config.diskUsageBasedEviction;
+    if (eviction?.enabled && this.context.deletionQueue) {
+      const periodMs = parseDuration(eviction.period);
+      tasks.spawn(
+        { kind: "disk_usage_eviction", name: "disk usage based eviction" },
+        async (signal) => {
+          while (!signal.aborted) {
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, periodMs);
+              const abort = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+              signal.addEventListener("abort", abort, { once: true });
+            });
+            if (signal.aborted) return;
+            try {
+              await runDiskUsageEviction(config, tenants, log);
+            } catch (error) {
+              log.error({ err: error }, "disk usage based eviction failed");
+            }
+          }
+        },
+      );
     }
   }
 
@@ -180,6 +224,13 @@ export class Pageserver {
     await step("stop accepting page service connections", () => this.pageService.stopAccepting());
     await step("shut down tenants (flush)", () => this.context.tenants.shutdown({ flush: true }));
     await step("close page service connections", () => this.pageService.closeConnections());
+    await step("flush the deletion queue", async () => {
+      await Promise.race([
+        this.context.deletionQueue?.flush(),
+        new Promise((resolve) => setTimeout(resolve, 5000)),
+      ]);
+      await this.context.deletionQueue?.shutdown();
+    });
     await step("stop background tasks", () => this.context.tasks.shutdown());
     await step("close HTTP", () => this.http.close());
     this.io.files.closeAll();

@@ -4,7 +4,14 @@
  * bytes, sizes) are gauges filled at scrape time from the engine, so ingest pays nothing for them.
  */
 import { LatencyRecorder } from "@pageserver/api";
-import { ingestStats, type Tenant, type TenantManager, type Timeline } from "@pageserver/engine";
+import {
+  evictionStats,
+  ingestStats,
+  remoteStats,
+  type Tenant,
+  type TenantManager,
+  type Timeline,
+} from "@pageserver/engine";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 export const SMGR_QUERY_TYPES = [

@@ -242,7 +242,7 @@ export class PagestreamHandler {
 
   /** One batch of GetPages: effective LSNs, one wait, vectored reads per distinct LSN. */
   private async serveGetPageBatch(batch: readonly PagestreamGetPageRequest[]): Promise<Buffer[]> {
-    const { version, metrics } = this.options;
+    const { metrics } = this.options;
     const timeline = this.timeline;
     const responses: Array<Buffer | null> = batch.map(() => null);
     const lsns: Array<Lsn | null> = batch.map((request, index) => {

@@ -44,7 +44,8 @@ export function describeKey(keyHex: string): string {
   if (!/^[0-9a-f]{36}$/.test(key)) return `key ${keyHex}`;
   const f = keyFields(key);
   if (f.f1 === 0) {
-    if (f.f4 !== 0) return f.f6 === REL_SIZE_BLOCK ? `rel ${relText(f)} size` : `rel ${relText(f)} blk ${f.f6}`;
+    if (f.f4 !== 0)
+      return f.f6 === REL_SIZE_BLOCK ? `rel ${relText(f)} size` : `rel ${relText(f)} blk ${f.f6}`;
     if (f.f2 === 0 && f.f3 === 0 && f.f6 === 0) return "db dir";
     return f.f6 === 0 ? `relmap ${f.f2}/${f.f3}` : `rel dir ${f.f2}/${f.f3}`;
   }

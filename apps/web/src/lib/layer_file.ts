@@ -11,7 +11,7 @@
  * with an optional generation suffix `-v1-xxxxxxxx` (local) or `-xxxxxxxx` (remote). Lines that
  * are not layer names are counted and the first few reported, not fatal.
  */
-import { parseLsn, parseLsnHexAt } from "./lsn";
+
 import {
   KEY_MAX_HEX,
   KEY_MIN_HEX,
@@ -21,6 +21,7 @@ import {
   TIER_L0,
   TIER_L1,
 } from "./layer_set";
+import { parseLsn, parseLsnHexAt } from "./lsn";
 
 const NAME =
   /^([0-9A-Fa-f]{36})-([0-9A-Fa-f]{36})__([0-9A-Fa-f]{16})(?:-([0-9A-Fa-f]{16}))?(?:-v\d+)?(?:-([0-9A-Fa-f]{8}))?$/;
@@ -84,7 +85,13 @@ function parseNameList(text: string): OpenedLayerFile {
       if (skippedExamples.length < 3) skippedExamples.push(line.slice(0, 120));
     }
   }
-  return { set: builder.build(), format: "names", skipped, skippedExamples, diskConsistentLsn: null };
+  return {
+    set: builder.build(),
+    format: "names",
+    skipped,
+    skippedExamples,
+    diskConsistentLsn: null,
+  };
 }
 
 interface IndexPart {

@@ -13,7 +13,6 @@
  * a map spans terabytes of WAL). `axisPositions` computes both ends of every layer once.
  */
 import { describeKey } from "./key";
-import { formatLsn } from "./lsn";
 import {
   type LayerSet,
   lsnRanks,
@@ -23,6 +22,7 @@ import {
   TIER_L1,
   TIER_OPEN,
 } from "./layer_set";
+import { formatLsn } from "./lsn";
 
 export type ColourBy = "tier" | "level" | "visibility" | "residence";
 export type LsnAxis = "linear" | "rank";
@@ -118,7 +118,14 @@ function rankOf(ranks: Float64Array, lsn: number): number {
 
 export function axisPositions(set: LayerSet, mode: LsnAxis): AxisPositions {
   if (mode === "linear" || set.count === 0)
-    return { mode: "linear", yStart: set.lsnStart, yEnd: set.lsnEnd, ranks: null, min: set.lsnMin, max: set.lsnMax };
+    return {
+      mode: "linear",
+      yStart: set.lsnStart,
+      yEnd: set.lsnEnd,
+      ranks: null,
+      min: set.lsnMin,
+      max: set.lsnMax,
+    };
   const ranks = lsnRanks(set);
   const yStart = new Float64Array(set.count);
   const yEnd = new Float64Array(set.count);
@@ -151,10 +158,43 @@ export interface View {
   y1: number;
 }
 
-export function fitView(set: LayerSet, axis: AxisPositions): View {
+/** The view that shows every layer (and, when given, LSNs up to `lsnMax` in axis units). */
+export function fitView(set: LayerSet, axis: AxisPositions, extraMax?: number): View {
   const keys = Math.max(set.keys.length - 1, 1);
-  const span = Math.max(axis.max - axis.min, 1);
-  return { k0: 0, k1: keys, y0: axis.min - span * 0.02, y1: axis.max + span * 0.02 };
+  const min = set.count === 0 && extraMax !== undefined ? extraMax - 1 : axis.min;
+  const max = extraMax !== undefined && extraMax > axis.max ? extraMax : axis.max;
+  const span = Math.max(max - min, 1);
+  return { k0: 0, k1: keys, y0: min - span * 0.02, y1: max + span * 0.02 };
+}
+
+/** An in-memory layer: a band over the whole key space. */
+export interface Band {
+  readonly kind: "open" | "frozen";
+  readonly lsnStart: number;
+  readonly lsnEnd: number;
+}
+
+/** Draws the in-memory layers on top of the historic ones. */
+export function drawBands(
+  context: CanvasRenderingContext2D,
+  bands: readonly Band[],
+  axis: AxisPositions,
+  view: View,
+  plot: Plot,
+): number {
+  const sy = plot.height / (view.y1 - view.y0);
+  let drawn = 0;
+  for (const band of bands) {
+    const top = plot.top + plot.height - (lsnToAxis(axis, band.lsnEnd) - view.y0) * sy;
+    const bottom = plot.top + plot.height - (lsnToAxis(axis, band.lsnStart) - view.y0) * sy;
+    if (bottom < plot.top || top > plot.top + plot.height) continue;
+    const y0 = Math.max(plot.top, top);
+    const y1 = Math.min(plot.top + plot.height, bottom);
+    context.fillStyle = TIER_COLOURS[band.kind === "open" ? TIER_OPEN : TIER_FROZEN]!;
+    context.fillRect(plot.left, y0, plot.width, Math.max(2, y1 - y0));
+    drawn++;
+  }
+  return drawn;
 }
 
 export interface Plot {
@@ -243,14 +283,20 @@ export function drawLayers(
       context.fillRect(x0, bottom - height, width, height);
       drawn++;
       if (historic) historicDrawn++;
-      if (width >= 6 && height >= 6 && tier[i] !== TIER_IMAGE) outline.push(x0, bottom - height, width, height);
+      if (width >= 6 && height >= 6 && tier[i] !== TIER_IMAGE)
+        outline.push(x0, bottom - height, width, height);
     }
     if (outline.length > 0) {
       context.strokeStyle = "rgba(15, 23, 42, 0.55)";
       context.lineWidth = 1;
       context.beginPath();
       for (let o = 0; o < outline.length; o += 4)
-        context.rect(outline[o]! + 0.5, outline[o + 1]! + 0.5, outline[o + 2]! - 1, outline[o + 3]! - 1);
+        context.rect(
+          outline[o]! + 0.5,
+          outline[o + 1]! + 0.5,
+          outline[o + 2]! - 1,
+          outline[o + 3]! - 1,
+        );
       context.stroke();
     }
   }
@@ -344,7 +390,11 @@ export function drawAxes(
     const x = plot.left + (plot.width * t) / xTicks;
     const text = describeKey(key);
     context.textAlign = t === 0 ? "left" : t === xTicks ? "right" : "center";
-    context.fillText(text.length > 34 ? `${text.slice(0, 33)}…` : text, x, plot.top + plot.height + 6);
+    context.fillText(
+      text.length > 34 ? `${text.slice(0, 33)}…` : text,
+      x,
+      plot.top + plot.height + 6,
+    );
   }
   context.restore();
 }

@@ -110,6 +110,8 @@ export function removeNode(name: string): void {
   const existing = findNode(name);
   if (!existing) throw new FleetError(`no pageserver named '${name}'`);
   if (existing.source !== "added")
-    throw new FleetError(`'${name}' comes from ${existing.source === "env" ? "CONSOLE_PAGESERVERS" : "CONSOLE_CONFIG"} and cannot be removed here`);
+    throw new FleetError(
+      `'${name}' comes from ${existing.source === "env" ? "CONSOLE_PAGESERVERS" : "CONSOLE_CONFIG"} and cannot be removed here`,
+    );
   saveAdded(fromFile(fleetFile(), "added").filter((entry) => entry.name !== name));
 }

@@ -1,4 +1,5 @@
 "use client";
+import type { AppRouter } from "@pageserver/api";
 /**
  * tRPC in the browser. The console talks to many pageservers, each through the same-origin
  * proxy `/api/ps/<node>/trpc`; `NodeProvider` gives its subtree the client of one node, and the
@@ -13,9 +14,8 @@ import {
   splitLink,
   type TRPCClientErrorLike,
 } from "@trpc/client";
-import { createTRPCContext } from "@trpc/tanstack-react-query";
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
-import type { AppRouter } from "@pageserver/api";
+import { createTRPCContext } from "@trpc/tanstack-react-query";
 import { type ReactNode, useMemo, useState } from "react";
 import { makeQueryClient } from "./query-client";
 

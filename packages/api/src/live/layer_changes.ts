@@ -10,7 +10,12 @@
  * already has and a removal of one it lacks are both no-ops.
  */
 import type { Tenant, Timeline } from "@pageserver/engine";
-import { type LayerRow, type LayerSnapshot, layerRow, layerSnapshot } from "../views/layer_snapshot.ts";
+import {
+  type LayerRow,
+  type LayerSnapshot,
+  layerRow,
+  layerSnapshot,
+} from "../views/layer_snapshot.ts";
 
 /** Beyond this many rows an event asks for a resync rather than carrying them. */
 export const LAYER_EVENT_ROWS_MAX = 5000;

@@ -8,7 +8,7 @@
 import { tracked } from "@trpc/server";
 import type { ApiContext } from "../context.ts";
 import { timelineOf } from "../lookup.ts";
-import { ingestSampler, type IngestPoint } from "../telemetry/ingest_sampler.ts";
+import { type IngestPoint, ingestSampler } from "../telemetry/ingest_sampler.ts";
 import type { LatencyPoint } from "../telemetry/latency_recorder.ts";
 import { type InMemoryRow, inMemoryRows } from "../views/layer_snapshot.ts";
 import { type LsnMarks, lsnMarks } from "../views/lsn_marks.ts";

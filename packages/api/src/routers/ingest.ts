@@ -3,10 +3,10 @@
  * timeline by the API's sampler (telemetry/ingest_sampler.ts, started on first use).
  */
 import { z } from "zod";
-import { ingestSampler, INGEST_HISTORY_SECONDS } from "../telemetry/ingest_sampler.ts";
-import { timelineInput } from "../schemas.ts";
-import { publicProcedure, router } from "../trpc.ts";
 import { timelineOf } from "../lookup.ts";
+import { timelineInput } from "../schemas.ts";
+import { INGEST_HISTORY_SECONDS, ingestSampler } from "../telemetry/ingest_sampler.ts";
+import { publicProcedure, router } from "../trpc.ts";
 
 export const ingestRouter = router({
   /** Per-second points for one timeline, oldest first. */

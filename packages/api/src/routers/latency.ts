@@ -4,8 +4,8 @@
  * per-second time series of the last minutes, filtered by tenant, timeline and query type.
  */
 import { z } from "zod";
-import { LATENCY_HISTORY_SECONDS } from "../telemetry/latency_recorder.ts";
 import { latencyFilterInput, SMGR_QUERY_TYPES } from "../schemas.ts";
+import { LATENCY_HISTORY_SECONDS } from "../telemetry/latency_recorder.ts";
 import { publicProcedure, router } from "../trpc.ts";
 
 export const latencyRouter = router({

@@ -56,7 +56,11 @@ export const levelsRouter = router({
       startedAtMs: run.startedAtMs,
       durationMs: run.durationMs,
       algorithm: run.algorithm ?? null,
-      steps: (run.steps ?? []).map((s) => ({ kind: s.kind, layersIn: s.layersIn, layersOut: s.layersOut })),
+      steps: (run.steps ?? []).map((s) => ({
+        kind: s.kind,
+        layersIn: s.layersIn,
+        layersOut: s.layersOut,
+      })),
       layersIn: run.layersIn ?? 0,
       layersOut: run.layersOut ?? 0,
       bytesIn: run.bytesIn ?? 0,

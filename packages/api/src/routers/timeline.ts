@@ -25,9 +25,9 @@ import {
   timelineInput,
 } from "../schemas.ts";
 import { publicProcedure, router } from "../trpc.ts";
-import { currentLogicalSize } from "../views/timeline_info.ts";
 import { inMemoryRows } from "../views/layer_snapshot.ts";
 import { lsnMarks } from "../views/lsn_marks.ts";
+import { currentLogicalSize } from "../views/timeline_info.ts";
 import { timelineSummary, walSourceSummary } from "../views/timeline_summary.ts";
 
 /** GC result rows kept in an answer: names of removed layers beyond this are counted only. */
@@ -91,7 +91,9 @@ export const timelineRouter = router({
     .mutation(async ({ ctx, input }) => {
       const tenant = tenantOf(ctx, input);
       if (input.ancestorStartLsn != null && input.ancestorTimelineId == null)
-        throw new InvalidArgumentError("ancestorStartLsn needs an ancestorTimelineId to branch from");
+        throw new InvalidArgumentError(
+          "ancestorStartLsn needs an ancestorTimelineId to branch from",
+        );
       const { timeline, created } = await tenant.createTimeline({
         newTimelineId: input.timelineId ?? generateTimelineId(),
         ancestorTimelineId: input.ancestorTimelineId ?? null,

@@ -74,7 +74,11 @@ export class IngestSampler {
         let ring = this.rings.get(id);
         if (!ring) this.rings.set(id, (ring = new Ring()));
         const loop = tenant.ingestLoop(timeline.timelineId);
-        ring.push({ atMs: nowMs, lsn: timeline.lastRecordLsn, records: loop?.progress.records ?? 0 });
+        ring.push({
+          atMs: nowMs,
+          lsn: timeline.lastRecordLsn,
+          records: loop?.progress.records ?? 0,
+        });
       }
     }
     for (const id of this.rings.keys()) if (!seen.has(id)) this.rings.delete(id);
@@ -95,7 +99,13 @@ export class IngestSampler {
     this.touch();
     const samples = this.rings.get(`${tenantId}/${timelineId}`)?.samples ?? [];
     const last = samples[samples.length - 1];
-    if (!last) return { second: Math.floor(Date.now() / 1000), walBytesPerSecond: 0, recordsPerSecond: 0, lastRecordLsn: 0 };
+    if (!last)
+      return {
+        second: Math.floor(Date.now() / 1000),
+        walBytesPerSecond: 0,
+        recordsPerSecond: 0,
+        lastRecordLsn: 0,
+      };
     const from = samples[Math.max(0, samples.length - 1 - windowSeconds)]!;
     return rate(from, last);
   }

@@ -74,7 +74,14 @@ export class LatencyRecorder {
     return `${tenantId}/${timelineId}/${queryType}`;
   }
 
-  observe(tenantId: string, timelineId: string, queryType: string, seconds: number, times = 1, nowMs = Date.now()): void {
+  observe(
+    tenantId: string,
+    timelineId: string,
+    queryType: string,
+    seconds: number,
+    times = 1,
+    nowMs = Date.now(),
+  ): void {
     const id = LatencyRecorder.id(tenantId, timelineId, queryType);
     let series = this.series.get(id);
     if (!series) this.series.set(id, (series = new Series()));
@@ -82,10 +89,15 @@ export class LatencyRecorder {
   }
 
   forget(tenantId: string, timelineId: string): void {
-    for (const id of this.series.keys()) if (id.startsWith(`${tenantId}/${timelineId}/`)) this.series.delete(id);
+    for (const id of this.series.keys())
+      if (id.startsWith(`${tenantId}/${timelineId}/`)) this.series.delete(id);
   }
 
-  private matching(filter: { tenantId?: string; timelineId?: string; queryType?: string }): Series[] {
+  private matching(filter: {
+    tenantId?: string;
+    timelineId?: string;
+    queryType?: string;
+  }): Series[] {
     const out: Series[] = [];
     for (const [id, series] of this.series) {
       const [tenantId, timelineId, queryType] = id.split("/");
@@ -125,7 +137,11 @@ export class LatencyRecorder {
   }
 
   /** Per-second points for the last `seconds` seconds (oldest first). */
-  timeSeries(filter: { tenantId?: string; timelineId?: string; queryType?: string }, seconds = 120, nowMs = Date.now()): LatencyPoint[] {
+  timeSeries(
+    filter: { tenantId?: string; timelineId?: string; queryType?: string },
+    seconds = 120,
+    nowMs = Date.now(),
+  ): LatencyPoint[] {
     const now = Math.floor(nowMs / 1000);
     const span = Math.min(seconds, LATENCY_HISTORY_SECONDS);
     const matching = this.matching(filter);
@@ -143,7 +159,12 @@ export class LatencyRecorder {
           count += n;
         }
       }
-      points.push({ second, count, p50Seconds: quantileSeconds(counts, 0.5), p99Seconds: quantileSeconds(counts, 0.99) });
+      points.push({
+        second,
+        count,
+        p50Seconds: quantileSeconds(counts, 0.5),
+        p99Seconds: quantileSeconds(counts, 0.99),
+      });
     }
     return points;
   }

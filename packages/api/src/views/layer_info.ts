@@ -28,7 +28,7 @@ export function layerMapInfo(
       layer_file_name: layer.nameText,
       layer_file_size: layer.fileSize,
       lsn_start: formatLsn(layer.name.lsnRange.start),
-      remote: isRemote(layer.fileName),
+      remote: !layer.resident || isRemote(layer.fileName),
       access_stats: accessStats,
     };
     if (layer.kind === "image") historic.push({ kind: "Image", ...common });

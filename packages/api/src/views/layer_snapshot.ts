@@ -18,8 +18,8 @@ import {
   identifyLevel,
   type LayerName,
   type Lsn,
-  parseLayerName,
   type PersistentLayer,
+  parseLayerName,
   type Tenant,
   type Timeline,
 } from "@pageserver/engine";
@@ -100,7 +100,10 @@ function readPoints(tenant: Tenant, timeline: Timeline): Lsn[] {
 }
 
 /** Level of each layer, walking identify_levels down from disk_consistent_lsn + 1. */
-function assignLevels(timeline: Timeline, layers: readonly PersistentLayer[]): Map<PersistentLayer, number> {
+function assignLevels(
+  timeline: Timeline,
+  layers: readonly PersistentLayer[],
+): Map<PersistentLayer, number> {
   const levels = new Map<PersistentLayer, number>();
   const config = timeline.config;
   const fanout = Math.max(config.compactionThreshold, 2);
@@ -156,10 +159,7 @@ function staticRow(
 function buildSnapshot(timeline: Timeline, points: readonly Lsn[]): LayerSnapshot {
   const layers = [...timeline.layers.historicLayers()];
   const visibility = new Map<PersistentLayer, "Visible" | "Covered">();
-  const visibilityResult = timeline.layers.getVisibility([
-    ...points,
-    timeline.lastRecordLsn,
-  ]);
+  const visibilityResult = timeline.layers.getVisibility([...points, timeline.lastRecordLsn]);
   for (const entry of visibilityResult.entries) visibility.set(entry.layer, entry.visibility);
   const levels = assignLevels(timeline, layers);
   layers.sort((a, b) => compareLayerNames(a.name, b.name));

@@ -8,8 +8,9 @@
  * `minReadable` is the lowest LSN a read or a new branch may use (the higher of the applied and
  * the planned GC cutoff); leases below it are still honoured for branching.
  */
-import type { ApiContext } from "../context.ts";
+
 import type { Tenant, Timeline } from "@pageserver/engine";
+import type { ApiContext } from "../context.ts";
 
 export interface LsnMarks {
   readonly initdb: number;

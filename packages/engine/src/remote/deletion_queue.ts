@@ -7,7 +7,7 @@
  * Deletions need no generation validation here: this pageserver issues the generations itself, so
  * an object it scheduled for deletion is never referenced by a newer attachment's index.
  */
-import { mkdirSync, readFileSync, readdirSync, unlinkSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import path from "node:path";
 import { writeFileDurably } from "../io/durable_fs.ts";
 import type { Logger } from "../util/logger.ts";
@@ -44,7 +44,9 @@ export class DeletionQueue {
 
   /** Executes the lists a previous process left behind. */
   recover(): void {
-    const files = readdirSync(this.directory).filter((f) => f.endsWith("-01.list")).sort();
+    const files = readdirSync(this.directory)
+      .filter((f) => f.endsWith("-01.list"))
+      .sort();
     for (const file of files) {
       const full = path.join(this.directory, file);
       let list: DeletionList;
@@ -58,11 +60,17 @@ export class DeletionQueue {
       this.sequence = Math.max(this.sequence, list.sequence + 1);
       this.enqueue(full, list);
     }
-    if (files.length > 0) this.log.info({ lists: files.length }, "resuming remote deletions from the previous run");
+    if (files.length > 0)
+      this.log.info({ lists: files.length }, "resuming remote deletions from the previous run");
   }
 
   /** Persists then executes the deletion of `keys` of one timeline. */
-  async push(tenantId: string, timelineId: string, generation: number | null, keys: readonly string[]): Promise<void> {
+  async push(
+    tenantId: string,
+    timelineId: string,
+    generation: number | null,
+    keys: readonly string[],
+  ): Promise<void> {
     if (keys.length === 0) return;
     const sequence = this.sequence++;
     const list: DeletionList = {
@@ -86,14 +94,16 @@ export class DeletionQueue {
     try {
       await withRetries(() => this.storage.delete(keys, this.abort.signal), {
         signal: this.abort.signal,
-        onRetry: (error, attempt) => this.log.warn({ err: error.message, attempt }, "remote deletion failed; retrying"),
+        onRetry: (error, attempt) =>
+          this.log.warn({ err: error.message, attempt }, "remote deletion failed; retrying"),
       });
       unlinkSync(file);
       this.stats.executed += keys.length;
     } catch (error) {
       // Left on disk: the next start executes it again.
       this.stats.failed += keys.length;
-      if (!this.abort.signal.aborted) this.log.error({ err: error, file }, "remote deletion failed");
+      if (!this.abort.signal.aborted)
+        this.log.error({ err: error, file }, "remote deletion failed");
     }
   }
 

@@ -6,10 +6,10 @@
  */
 import { z } from "zod";
 import { CorruptionError } from "../errors.ts";
-import { type Generation, type TimelineId, asGeneration } from "../ids.ts";
-import { type Lsn, formatLsn, parseLsn } from "../lsn.ts";
-import { type LayerName, formatLayerName, parseLayerName } from "../storage_layer/layer_name.ts";
-import { type TimelineMetadata, metadataFromJson, metadataToJson } from "../timeline/metadata.ts";
+import { asGeneration, type Generation, type TimelineId } from "../ids.ts";
+import { formatLsn, type Lsn, parseLsn } from "../lsn.ts";
+import { formatLayerName, type LayerName, parseLayerName } from "../storage_layer/layer_name.ts";
+import { metadataFromJson, metadataToJson, type TimelineMetadata } from "../timeline/metadata.ts";
 
 export const INDEX_PART_VERSION = 15;
 
@@ -53,7 +53,8 @@ const indexPartSchema = z
 function metadataFromBytes(bytes: readonly number[], source: string): TimelineMetadata {
   const buffer = Buffer.from(bytes);
   const at = 8;
-  const u64 = (offset: number) => buffer.readUInt32BE(offset) * 0x1_0000_0000 + buffer.readUInt32BE(offset + 4);
+  const u64 = (offset: number) =>
+    buffer.readUInt32BE(offset) * 0x1_0000_0000 + buffer.readUInt32BE(offset + 4);
   try {
     let offset = at;
     const diskConsistentLsn = u64(offset) as Lsn;
@@ -62,15 +63,29 @@ function metadataFromBytes(bytes: readonly number[], source: string): TimelineMe
     const prevRecordLsn = hasPrev ? (u64(offset) as Lsn) : null;
     if (hasPrev) offset += 8;
     const hasAncestor = buffer[offset++] === 1;
-    const ancestorTimeline = hasAncestor ? (buffer.toString("hex", offset, offset + 16) as TimelineId) : null;
+    const ancestorTimeline = hasAncestor
+      ? (buffer.toString("hex", offset, offset + 16) as TimelineId)
+      : null;
     if (hasAncestor) offset += 16;
     const ancestorLsn = u64(offset) as Lsn;
     const latestGcCutoffLsn = u64(offset + 8) as Lsn;
     const initdbLsn = u64(offset + 16) as Lsn;
     const pgVersion = buffer.length >= offset + 28 ? buffer.readUInt32BE(offset + 24) : 14;
-    return { diskConsistentLsn, prevRecordLsn, ancestorTimeline, ancestorLsn, latestGcCutoffLsn, initdbLsn, pgVersion };
+    return {
+      diskConsistentLsn,
+      prevRecordLsn,
+      ancestorTimeline,
+      ancestorLsn,
+      latestGcCutoffLsn,
+      initdbLsn,
+      pgVersion,
+    };
   } catch (error) {
-    throw new CorruptionError(`index_part ${source}: cannot decode binary metadata`, { file: source }, error);
+    throw new CorruptionError(
+      `index_part ${source}: cannot decode binary metadata`,
+      { file: source },
+      error,
+    );
   }
 }
 
@@ -84,19 +99,38 @@ export function parseIndexPart(text: string | Buffer, source: string): IndexPart
   const parsed = indexPartSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new CorruptionError(`index_part ${source} is invalid: ${issue.path.join(".")}: ${issue.message}`, { file: source });
+    throw new CorruptionError(
+      `index_part ${source} is invalid: ${issue.path.join(".")}: ${issue.message}`,
+      { file: source },
+    );
   }
-  const { version, layer_metadata, disk_consistent_lsn, metadata_bytes, metadata, lineage, deleted_at, ...extra } = parsed.data;
+  const {
+    version,
+    layer_metadata,
+    disk_consistent_lsn,
+    metadata_bytes,
+    metadata,
+    lineage,
+    deleted_at,
+    ...extra
+  } = parsed.data;
   const rawMetadata = metadata_bytes ?? metadata;
-  if (rawMetadata === undefined) throw new CorruptionError(`index_part ${source} has no metadata`, { file: source });
-  const timelineMetadata = Array.isArray(rawMetadata) ? metadataFromBytes(rawMetadata, source) : metadataFromJson(rawMetadata, source);
+  if (rawMetadata === undefined)
+    throw new CorruptionError(`index_part ${source} has no metadata`, { file: source });
+  const timelineMetadata = Array.isArray(rawMetadata)
+    ? metadataFromBytes(rawMetadata, source)
+    : metadataFromJson(rawMetadata, source);
   const layers = new Map<string, IndexLayer>();
   for (const [nameText, entry] of Object.entries(layer_metadata)) {
     let name: LayerName;
     try {
       name = parseLayerName(nameText);
     } catch (error) {
-      throw new CorruptionError(`index_part ${source}: bad layer name ${nameText}`, { file: source }, error);
+      throw new CorruptionError(
+        `index_part ${source}: bad layer name ${nameText}`,
+        { file: source },
+        error,
+      );
     }
     layers.set(nameText, {
       name,
@@ -117,7 +151,8 @@ export function parseIndexPart(text: string | Buffer, source: string): IndexPart
 }
 
 export function serializeIndexPart(index: IndexPart): string {
-  const layerMetadata: Record<string, { file_size: number; generation?: number; shard?: string }> = {};
+  const layerMetadata: Record<string, { file_size: number; generation?: number; shard?: string }> =
+    {};
   for (const [nameText, layer] of [...index.layers].sort(([a], [b]) => (a < b ? -1 : 1))) {
     layerMetadata[nameText] = {
       file_size: layer.fileSize,
@@ -136,6 +171,10 @@ export function serializeIndexPart(index: IndexPart): string {
   });
 }
 
-export function indexLayerOf(name: LayerName, fileSize: number, generation: Generation): [string, IndexLayer] {
+export function indexLayerOf(
+  name: LayerName,
+  fileSize: number,
+  generation: Generation,
+): [string, IndexLayer] {
   return [formatLayerName(name), { name, fileSize, generation, shard: null }];
 }

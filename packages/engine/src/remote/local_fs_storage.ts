@@ -2,13 +2,30 @@
  * Remote storage in a local directory: object key = relative path. Uploads and downloads go
  * through temp files and renames, so a reader never sees half an object, and are fsynced.
  */
+
+import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { copyFile, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import {
+  copyFile,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
-import { randomBytes } from "node:crypto";
 import { fsyncDirectory } from "../io/durable_fs.ts";
-import { type RemoteObject, type RemoteStorage, RemoteNotFoundError, RemoteStorageError } from "./remote_storage.ts";
+import {
+  RemoteNotFoundError,
+  type RemoteObject,
+  type RemoteStorage,
+  RemoteStorageError,
+} from "./remote_storage.ts";
 
 function ioError(key: string, error: unknown): RemoteStorageError {
   const code = (error as NodeJS.ErrnoException).code;
@@ -35,7 +52,10 @@ export class LocalFsRemoteStorage implements RemoteStorage {
   private pathOf(key: string): string {
     const full = path.resolve(this.root, key);
     if (!full.startsWith(`${this.root}${path.sep}`)) {
-      throw new RemoteStorageError(`object key ${key} escapes the storage root`, { key, transient: false });
+      throw new RemoteStorageError(`object key ${key} escapes the storage root`, {
+        key,
+        transient: false,
+      });
     }
     return full;
   }

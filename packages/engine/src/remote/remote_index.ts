@@ -2,7 +2,7 @@
  * Finding a timeline's index in remote storage: the one with the highest generation at or below
  * ours (Neon's download_index_part: own generation first, then the newest older one).
  */
-import { type Generation, type TenantId, type TimelineId, compareGenerations } from "../ids.ts";
+import { compareGenerations, type Generation, type TenantId, type TimelineId } from "../ids.ts";
 import { type IndexPart, parseIndexPart } from "./index_part.ts";
 import { parseIndexGeneration, timelinePrefix, timelinesPrefix } from "./remote_paths.ts";
 import { type RemoteStorage, withRetries } from "./remote_storage.ts";
@@ -21,7 +21,8 @@ export async function downloadLatestIndex(
     const generation = parseIndexGeneration(object.key.slice(prefix.length));
     if (generation === undefined) continue;
     if (atMost !== null && compareGenerations(generation, atMost) > 0) continue;
-    if (!best || compareGenerations(generation, best.generation) > 0) best = { key: object.key, generation };
+    if (!best || compareGenerations(generation, best.generation) > 0)
+      best = { key: object.key, generation };
   }
   if (!best) return null;
   const key = best.key;
@@ -30,7 +31,11 @@ export async function downloadLatestIndex(
 }
 
 /** The timeline ids a tenant has in remote storage. */
-export async function listRemoteTimelines(storage: RemoteStorage, tenantId: TenantId, signal?: AbortSignal): Promise<TimelineId[]> {
+export async function listRemoteTimelines(
+  storage: RemoteStorage,
+  tenantId: TenantId,
+  signal?: AbortSignal,
+): Promise<TimelineId[]> {
   const prefix = timelinesPrefix(tenantId);
   const objects = await withRetries(() => storage.list(prefix, signal), { signal, attemptsMax: 8 });
   const ids = new Set<string>();

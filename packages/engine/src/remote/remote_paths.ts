@@ -6,8 +6,14 @@
  *
  * We serve unsharded tenants, so there is no shard suffix.
  */
-import { type Generation, type TenantId, type TimelineId, asGeneration, generationSuffix } from "../ids.ts";
-import { type LayerName, formatLayerName } from "../storage_layer/layer_name.ts";
+import {
+  asGeneration,
+  type Generation,
+  generationSuffix,
+  type TenantId,
+  type TimelineId,
+} from "../ids.ts";
+import { formatLayerName, type LayerName } from "../storage_layer/layer_name.ts";
 
 export const INDEX_PART_FILE_NAME = "index_part.json";
 
@@ -27,11 +33,20 @@ function withGeneration(name: string, generation: Generation): string {
   return generation === null ? name : `${name}-${generationSuffix(generation)}`;
 }
 
-export function remoteLayerKey(tenantId: TenantId, timelineId: TimelineId, name: LayerName, generation: Generation): string {
+export function remoteLayerKey(
+  tenantId: TenantId,
+  timelineId: TimelineId,
+  name: LayerName,
+  generation: Generation,
+): string {
   return timelinePrefix(tenantId, timelineId) + withGeneration(formatLayerName(name), generation);
 }
 
-export function remoteIndexKey(tenantId: TenantId, timelineId: TimelineId, generation: Generation): string {
+export function remoteIndexKey(
+  tenantId: TenantId,
+  timelineId: TimelineId,
+  generation: Generation,
+): string {
   return timelinePrefix(tenantId, timelineId) + withGeneration(INDEX_PART_FILE_NAME, generation);
 }
 

@@ -19,7 +19,11 @@ export interface RemoteStorage {
   /** A description for logs ("local /path", "s3://bucket/prefix"). */
   readonly description: string;
   /** Uploads a local file (streamed) or a buffer to `key`, replacing any object there. */
-  upload(key: string, source: { file: string } | { data: Buffer }, signal?: AbortSignal): Promise<void>;
+  upload(
+    key: string,
+    source: { file: string } | { data: Buffer },
+    signal?: AbortSignal,
+  ): Promise<void>;
   /** Downloads `key` into a local file (written to a temp name, fsynced, renamed). Returns its size. */
   downloadToFile(key: string, file: string, signal?: AbortSignal): Promise<number>;
   /** Downloads `key` into memory (small objects: index_part.json). */
@@ -35,7 +39,12 @@ export class RemoteStorageError extends PageserverError {
   readonly key: string;
 
   constructor(message: string, options: { key: string; transient: boolean; cause?: unknown }) {
-    super(options.transient ? "PS_ERR_REMOTE_TRANSIENT" : "PS_ERR_REMOTE", message, { object: options.key }, options.cause);
+    super(
+      options.transient ? "PS_ERR_REMOTE_TRANSIENT" : "PS_ERR_REMOTE",
+      message,
+      { object: options.key },
+      options.cause,
+    );
     this.transient = options.transient;
     this.key = options.key;
   }
@@ -57,14 +66,22 @@ export interface RetryOptions {
 }
 
 /** Runs `operation`, retrying transient RemoteStorageErrors with exponential back-off (100 ms × 2ⁿ, capped). */
-export async function withRetries<T>(operation: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+export async function withRetries<T>(
+  operation: () => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
   const delayMsMax = options.delayMsMax ?? 10_000;
   for (let attempt = 1; ; attempt++) {
     try {
       return await operation();
     } catch (error) {
       const retryable = error instanceof RemoteStorageError && error.transient;
-      if (!retryable || options.signal?.aborted || attempt >= (options.attemptsMax ?? Number.POSITIVE_INFINITY)) throw error;
+      if (
+        !retryable ||
+        options.signal?.aborted ||
+        attempt >= (options.attemptsMax ?? Number.POSITIVE_INFINITY)
+      )
+        throw error;
       const delayMs = Math.min(delayMsMax, 100 * 2 ** Math.min(attempt - 1, 16));
       options.onRetry?.(error, attempt, delayMs);
       await new Promise<void>((resolve) => {

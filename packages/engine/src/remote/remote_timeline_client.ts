@@ -24,9 +24,14 @@ import type { PersistentLayer } from "../storage_layer/persistent_layer.ts";
 import type { TimelineMetadata } from "../timeline/metadata.ts";
 import type { Logger } from "../util/logger.ts";
 import type { DeletionQueue } from "./deletion_queue.ts";
-import { INDEX_PART_VERSION, type IndexLayer, type IndexPart, serializeIndexPart } from "./index_part.ts";
+import {
+  INDEX_PART_VERSION,
+  type IndexLayer,
+  type IndexPart,
+  serializeIndexPart,
+} from "./index_part.ts";
 import { remoteIndexKey, remoteLayerKey } from "./remote_paths.ts";
-import { type RemoteStorage, RemoteStorageError, withRetries } from "./remote_storage.ts";
+import { type RemoteStorage, type RemoteStorageError, withRetries } from "./remote_storage.ts";
 
 /** Process-wide counters for Neon's remote metrics (pageserver_remote_timeline_client_*). */
 export const remoteStats = {
@@ -104,11 +109,21 @@ export class RemoteTimelineClient {
   }
 
   remoteKeyOf(layer: PersistentLayer): string {
-    return remoteLayerKey(this.options.tenantId, this.options.timelineId, layer.name, layer.generation);
+    return remoteLayerKey(
+      this.options.tenantId,
+      this.options.timelineId,
+      layer.name,
+      layer.generation,
+    );
   }
 
   scheduleUpload(layer: PersistentLayer): void {
-    this.projected.set(layer.nameText, { name: layer.name, fileSize: layer.fileSize, generation: layer.generation, shard: null });
+    this.projected.set(layer.nameText, {
+      name: layer.name,
+      fileSize: layer.fileSize,
+      generation: layer.generation,
+      shard: null,
+    });
     layer.uploaded = false;
     this.push({ kind: "upload", layer, state: "queued" });
   }
@@ -169,7 +184,8 @@ export class RemoteTimelineClient {
       }
       if (op.state !== "done") allBeforeDone = false;
     }
-    while (this.operations.length > 0 && this.operations[0]!.state === "done") this.operations.shift();
+    while (this.operations.length > 0 && this.operations[0]!.state === "done")
+      this.operations.shift();
     if (this.operations.length === 0) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
@@ -194,7 +210,10 @@ export class RemoteTimelineClient {
         op.state = "done";
         if (!this.abort.signal.aborted) {
           this.lastError = (error as Error).message;
-          this.options.log.error({ err: error, operation: op.kind }, "remote operation failed permanently; the next start reconciles");
+          this.options.log.error(
+            { err: error, operation: op.kind },
+            "remote operation failed permanently; the next start reconciles",
+          );
         }
         this.pump();
       },
@@ -206,7 +225,10 @@ export class RemoteTimelineClient {
       signal: this.abort.signal,
       onRetry: (error: RemoteStorageError, attempt: number, delayMs: number) => {
         this.lastError = error.message;
-        this.options.log.warn({ err: error.message, attempt, retry_in_ms: delayMs }, `remote ${what} failed; retrying`);
+        this.options.log.warn(
+          { err: error.message, attempt, retry_in_ms: delayMs },
+          `remote ${what} failed; retrying`,
+        );
       },
     });
   }
@@ -219,7 +241,10 @@ export class RemoteTimelineClient {
         const key = this.remoteKeyOf(op.layer);
         remoteStats.layerUploadsStarted++;
         remoteStats.layerUploadBytesStarted += op.layer.fileSize;
-        await this.retry(() => storage.upload(key, { file: op.layer.path }, signal), "layer upload");
+        await this.retry(
+          () => storage.upload(key, { file: op.layer.path }, signal),
+          "layer upload",
+        );
         remoteStats.layerUploadsFinished++;
         remoteStats.layerUploadBytesFinished += op.layer.fileSize;
         return;
@@ -227,10 +252,16 @@ export class RemoteTimelineClient {
       case "index": {
         const data = Buffer.from(serializeIndexPart(op.index));
         remoteStats.indexUploadsStarted++;
-        await this.retry(() => storage.upload(remoteIndexKey(tenantId, timelineId, generation), { data }, signal), "index upload");
+        await this.retry(
+          () => storage.upload(remoteIndexKey(tenantId, timelineId, generation), { data }, signal),
+          "index upload",
+        );
         remoteStats.indexUploadsFinished++;
         this.latestUploadedIndex = op.index;
-        assert(op.index.diskConsistentLsn >= (this.remoteConsistentLsn ?? LSN_INVALID), "remote_consistent_lsn moves forward");
+        assert(
+          op.index.diskConsistentLsn >= (this.remoteConsistentLsn ?? LSN_INVALID),
+          "remote_consistent_lsn moves forward",
+        );
         this.remoteConsistentLsn = op.index.diskConsistentLsn;
         return;
       }
@@ -248,7 +279,12 @@ export class RemoteTimelineClient {
 
   /** Resolves once `layer`'s upload has finished (before its local file may go). */
   waitForUpload(layer: PersistentLayer): Promise<void> {
-    if (layer.uploaded || !this.operations.some((op) => op.kind === "upload" && op.layer === layer && op.state !== "done")) {
+    if (
+      layer.uploaded ||
+      !this.operations.some(
+        (op) => op.kind === "upload" && op.layer === layer && op.state !== "done",
+      )
+    ) {
       return Promise.resolve();
     }
     return new Promise((resolve) => {

@@ -9,6 +9,13 @@
  * - Checksums are computed only when required: with the SDK's default, a streamed PutObject is
  *   sent with aws-chunked framing, which some S3 implementations store verbatim (stack-notes).
  */
+
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { open, rename, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import {
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -16,14 +23,13 @@ import {
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
-import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { open, rename, rm, stat } from "node:fs/promises";
-import path from "node:path";
-import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { fsyncDirectory } from "../io/durable_fs.ts";
-import { type RemoteObject, type RemoteStorage, RemoteNotFoundError, RemoteStorageError } from "./remote_storage.ts";
+import {
+  RemoteNotFoundError,
+  type RemoteObject,
+  type RemoteStorage,
+  RemoteStorageError,
+} from "./remote_storage.ts";
 
 export interface S3StorageOptions {
   readonly bucketName: string;
@@ -61,10 +67,23 @@ function classify(key: string, error: unknown, timedOut: boolean): RemoteStorage
   if (error instanceof RemoteStorageError) return error;
   const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const status = e.$metadata?.httpStatusCode;
-  if (e.name === "NoSuchKey" || e.name === "NotFound" || status === 404) return new RemoteNotFoundError(key, error);
-  const transient = timedOut || status === undefined || status >= 500 || status === 429 || e.name === "SlowDown" || e.name === "RequestTimeout";
-  const why = timedOut ? "timed out" : `${e.name ?? "error"}${status ? ` (HTTP ${status})` : ""}: ${e.message ?? String(error)}`;
-  return new RemoteStorageError(`S3 request for ${key} failed: ${why}`, { key, transient, cause: error });
+  if (e.name === "NoSuchKey" || e.name === "NotFound" || status === 404)
+    return new RemoteNotFoundError(key, error);
+  const transient =
+    timedOut ||
+    status === undefined ||
+    status >= 500 ||
+    status === 429 ||
+    e.name === "SlowDown" ||
+    e.name === "RequestTimeout";
+  const why = timedOut
+    ? "timed out"
+    : `${e.name ?? "error"}${status ? ` (HTTP ${status})` : ""}: ${e.message ?? String(error)}`;
+  return new RemoteStorageError(`S3 request for ${key} failed: ${why}`, {
+    key,
+    transient,
+    cause: error,
+  });
 }
 
 export class S3RemoteStorage implements RemoteStorage {
@@ -92,9 +111,16 @@ export class S3RemoteStorage implements RemoteStorage {
   }
 
   /** Runs one request under the semaphore with a timeout, mapping errors. */
-  private async request<T>(key: string, small: boolean, signal: AbortSignal | undefined, send: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+  private async request<T>(
+    key: string,
+    small: boolean,
+    signal: AbortSignal | undefined,
+    send: (abortSignal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     const release = await this.semaphore.acquire();
-    const timeout = small ? (this.options.smallTimeoutMs ?? 30_000) : (this.options.timeoutMs ?? 120_000);
+    const timeout = small
+      ? (this.options.smallTimeoutMs ?? 30_000)
+      : (this.options.timeoutMs ?? 120_000);
     const timer = new AbortController();
     const handle = setTimeout(() => timer.abort(), timeout);
     const abortSignal = signal ? AbortSignal.any([signal, timer.signal]) : timer.signal;
@@ -108,12 +134,21 @@ export class S3RemoteStorage implements RemoteStorage {
     }
   }
 
-  async upload(key: string, source: { file: string } | { data: Buffer }, signal?: AbortSignal): Promise<void> {
+  async upload(
+    key: string,
+    source: { file: string } | { data: Buffer },
+    signal?: AbortSignal,
+  ): Promise<void> {
     await this.request(key, false, signal, async (abortSignal) => {
       const body = "file" in source ? createReadStream(source.file) : source.data;
       const length = "file" in source ? (await stat(source.file)).size : source.data.length;
       await this.client.send(
-        new PutObjectCommand({ Bucket: this.options.bucketName, Key: this.prefix + key, Body: body, ContentLength: length }),
+        new PutObjectCommand({
+          Bucket: this.options.bucketName,
+          Key: this.prefix + key,
+          Body: body,
+          ContentLength: length,
+        }),
         { abortSignal },
       );
     });
@@ -123,9 +158,12 @@ export class S3RemoteStorage implements RemoteStorage {
     const temp = `${file}.${randomBytes(6).toString("hex")}.___temp`;
     try {
       await this.request(key, false, signal, async (abortSignal) => {
-        const response = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucketName, Key: this.prefix + key }), {
-          abortSignal,
-        });
+        const response = await this.client.send(
+          new GetObjectCommand({ Bucket: this.options.bucketName, Key: this.prefix + key }),
+          {
+            abortSignal,
+          },
+        );
         await pipeline(response.Body as Readable, createWriteStream(temp));
       });
       const handle = await open(temp, "r");
@@ -142,9 +180,12 @@ export class S3RemoteStorage implements RemoteStorage {
 
   async download(key: string, signal?: AbortSignal): Promise<Buffer> {
     return this.request(key, false, signal, async (abortSignal) => {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucketName, Key: this.prefix + key }), {
-        abortSignal,
-      });
+      const response = await this.client.send(
+        new GetObjectCommand({ Bucket: this.options.bucketName, Key: this.prefix + key }),
+        {
+          abortSignal,
+        },
+      );
       return Buffer.from(await response.Body!.transformToByteArray());
     });
   }
@@ -155,12 +196,17 @@ export class S3RemoteStorage implements RemoteStorage {
     do {
       const page = await this.request(prefix, true, signal, (abortSignal) =>
         this.client.send(
-          new ListObjectsV2Command({ Bucket: this.options.bucketName, Prefix: this.prefix + prefix, ContinuationToken: token }),
+          new ListObjectsV2Command({
+            Bucket: this.options.bucketName,
+            Prefix: this.prefix + prefix,
+            ContinuationToken: token,
+          }),
           { abortSignal },
         ),
       );
       for (const object of page.Contents ?? []) {
-        if (object.Key) out.push({ key: object.Key.slice(this.prefix.length), size: object.Size ?? 0 });
+        if (object.Key)
+          out.push({ key: object.Key.slice(this.prefix.length), size: object.Size ?? 0 });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -182,10 +228,13 @@ export class S3RemoteStorage implements RemoteStorage {
       const failed = (result.Errors ?? []).filter((e) => e.Code !== "NoSuchKey");
       if (failed.length > 0) {
         const first = failed[0]!;
-        throw new RemoteStorageError(`S3 delete of ${first.Key} failed: ${first.Code}: ${first.Message}`, {
-          key: first.Key ?? batch[0]!,
-          transient: first.Code === "InternalError" || first.Code === "SlowDown",
-        });
+        throw new RemoteStorageError(
+          `S3 delete of ${first.Key} failed: ${first.Code}: ${first.Message}`,
+          {
+            key: first.Key ?? batch[0]!,
+            transient: first.Code === "InternalError" || first.Code === "SlowDown",
+          },
+        );
       }
     }
   }

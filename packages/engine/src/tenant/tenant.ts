@@ -30,11 +30,17 @@ import {
   PreconditionError,
   UnavailableError,
 } from "../errors.ts";
+import { evictByThreshold } from "../eviction/eviction.ts";
 import { type GcResult, gcTimeline } from "../gc/gc.ts";
 import { type Generation, parseTimelineId, type TenantId, type TimelineId } from "../ids.ts";
 import { IngestLoop } from "../ingest/ingest_loop.ts";
 import { fsyncDirectory, TEMP_FILE_SUFFIX, writeFileDurably } from "../io/durable_fs.ts";
 import { alignLsn, formatLsn, type Lsn, parseLsn } from "../lsn.ts";
+import type { DeletionQueue } from "../remote/deletion_queue.ts";
+import { downloadLatestIndex } from "../remote/remote_index.ts";
+import { remoteLayerKey, timelinePrefix } from "../remote/remote_paths.ts";
+import { type RemoteStorage, withRetries } from "../remote/remote_storage.ts";
+import { RemoteTimelineClient } from "../remote/remote_timeline_client.ts";
 import type { LayerIo } from "../storage_layer/layer_file_reader.ts";
 import {
   initialMetadata,
@@ -46,11 +52,6 @@ import {
 import { Timeline } from "../timeline/timeline.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { WalGenerator } from "../wal_generator/wal_generator.ts";
-import type { DeletionQueue } from "../remote/deletion_queue.ts";
-import { downloadLatestIndex } from "../remote/remote_index.ts";
-import { remoteLayerKey, timelinePrefix } from "../remote/remote_paths.ts";
-import { type RemoteStorage, withRetries } from "../remote/remote_storage.ts";
-import { RemoteTimelineClient } from "../remote/remote_timeline_client.ts";
 import {
   LOCATION_CONF_FILE_NAME,
   type LocationConf,
@@ -269,9 +270,16 @@ export class Tenant {
     });
     const found = isNew
       ? null
-      : await downloadLatestIndex(this.remote.storage, this.tenantId, timeline.timelineId, this.generation);
+      : await downloadLatestIndex(
+          this.remote.storage,
+          this.tenantId,
+          timeline.timelineId,
+          this.generation,
+        );
     const index = found?.index ?? null;
-    const local = new Map([...timeline.layers.historicLayers()].map((layer) => [layer.nameText, layer]));
+    const local = new Map(
+      [...timeline.layers.historicLayers()].map((layer) => [layer.nameText, layer]),
+    );
     client.initialize(index, (name) => local.has(name));
     let changed = index === null;
     for (const layer of local.values()) {
@@ -603,7 +611,12 @@ export class Tenant {
     if (!this.remote) return;
     const { storage, deletionQueue } = this.remote;
     const objects = await withRetries(() => storage.list(prefix), { attemptsMax: 8 });
-    await deletionQueue.push(this.tenantId, timelineId, this.generation, objects.map((o) => o.key));
+    await deletionQueue.push(
+      this.tenantId,
+      timelineId,
+      this.generation,
+      objects.map((o) => o.key),
+    );
   }
 
   // --- WAL sources -------------------------------------------------------------------------

@@ -5,21 +5,29 @@
  * Generations come from a counter persisted in `<workdir>/generation` (there is no control plane
  * to issue them): every attach takes the next value, so a tenant's generation only grows.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { CorruptionError, NotFoundError, PageserverError } from "../errors.ts";
 import { asGeneration, type Generation, isId, type TenantId } from "../ids.ts";
 import { fsyncDirectory, TEMP_FILE_SUFFIX, writeFileDurably } from "../io/durable_fs.ts";
+import { downloadLatestIndex, listRemoteTimelines } from "../remote/remote_index.ts";
+import { tenantPrefix } from "../remote/remote_paths.ts";
 import type { LayerIo } from "../storage_layer/layer_file_reader.ts";
+import { localLayerFileName } from "../storage_layer/layer_name.ts";
+import { METADATA_FILE_NAME, metadataToJson } from "../timeline/metadata.ts";
+import { EVICTED_FILE_NAME } from "../timeline/timeline.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { LOCATION_CONF_FILE_NAME, type LocationMode, saveLocationConf } from "./location_conf.ts";
 import { Tenant, type TenantRemote } from "./tenant.ts";
-import { downloadLatestIndex, listRemoteTimelines } from "../remote/remote_index.ts";
-import { tenantPrefix } from "../remote/remote_paths.ts";
-import { localLayerFileName } from "../storage_layer/layer_name.ts";
-import { metadataToJson, METADATA_FILE_NAME } from "../timeline/metadata.ts";
-import { EVICTED_FILE_NAME } from "../timeline/timeline.ts";
 import { parseTenantConfig, type TenantConfigKnobs } from "./tenant_config.ts";
 
 export interface TenantManagerOptions {
@@ -104,7 +112,12 @@ export class TenantManager {
         continue;
       }
       const tenantId = entry as TenantId;
-      const tenant = await Tenant.load({ tenantId, directory, io: this.io, ...this.tenantOptions() });
+      const tenant = await Tenant.load({
+        tenantId,
+        directory,
+        io: this.io,
+        ...this.tenantOptions(),
+      });
       if (tenant.generation !== null && tenant.generation > this.generationCounter)
         this.generationCounter = tenant.generation;
       this.tenants.set(tenantId, tenant);
@@ -170,10 +183,21 @@ export class TenantManager {
         return existing;
       }
       const generation = await this.nextGeneration(request.generation);
-      if (this.remote && (await this.prepareFromRemote(tenantId, generation, request.mode, tenantConf))) {
-        const attached = await Tenant.load({ tenantId, directory: this.tenantDirectory(tenantId), io: this.io, ...this.tenantOptions() });
+      if (
+        this.remote &&
+        (await this.prepareFromRemote(tenantId, generation, request.mode, tenantConf))
+      ) {
+        const attached = await Tenant.load({
+          tenantId,
+          directory: this.tenantDirectory(tenantId),
+          io: this.io,
+          ...this.tenantOptions(),
+        });
         this.tenants.set(tenantId, attached);
-        this.log.info({ tenant_id: tenantId, generation, timelines: attached.timelines().length }, "tenant attached from remote storage");
+        this.log.info(
+          { tenant_id: tenantId, generation, timelines: attached.timelines().length },
+          "tenant attached from remote storage",
+        );
         return attached;
       }
       const tenant = await Tenant.create({
@@ -214,11 +238,21 @@ export class TenantManager {
       mkdirSync(timelineDirectory, { recursive: true });
       const { index } = found;
       const metadata = { ...index.metadata, diskConsistentLsn: index.diskConsistentLsn };
-      writeFileSync(path.join(timelineDirectory, METADATA_FILE_NAME), `${JSON.stringify(metadataToJson(metadata), null, 2)}\n`);
-      const evicted = [...index.layers.values()].map((layer) => ({ file: localLayerFileName(layer.name, layer.generation), size: layer.fileSize }));
+      writeFileSync(
+        path.join(timelineDirectory, METADATA_FILE_NAME),
+        `${JSON.stringify(metadataToJson(metadata), null, 2)}\n`,
+      );
+      const evicted = [...index.layers.values()].map((layer) => ({
+        file: localLayerFileName(layer.name, layer.generation),
+        size: layer.fileSize,
+      }));
       writeFileSync(path.join(timelineDirectory, EVICTED_FILE_NAME), JSON.stringify(evicted));
     }
-    await saveLocationConf(path.join(staging, LOCATION_CONF_FILE_NAME), { mode, generation, tenantConf });
+    await saveLocationConf(path.join(staging, LOCATION_CONF_FILE_NAME), {
+      mode,
+      generation,
+      tenantConf,
+    });
     renameSync(staging, directory);
     await fsyncDirectory(this.tenantsDirectory);
     return true;

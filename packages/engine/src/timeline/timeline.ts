@@ -22,7 +22,7 @@
  * `shutdown()` stops ingest, optionally freezes and flushes, cancels background work through
  * `cancel`, waits for it through `gate`, and rejects LSN waiters with ShuttingDownError.
  */
-import { existsSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync } from "node:fs";
 import path from "node:path";
 import { assert } from "../assert.ts";
 import {
@@ -44,6 +44,8 @@ import {
   getVectored,
   type ReadStats,
 } from "../read_path/get_vectored.ts";
+import { RemoteNotFoundError, withRetries } from "../remote/remote_storage.ts";
+import { type RemoteTimelineClient, remoteStats } from "../remote/remote_timeline_client.ts";
 import { EPHEMERAL_FILE_PREFIX } from "../storage_layer/ephemeral_file.ts";
 import { InMemoryLayer } from "../storage_layer/inmemory_layer.ts";
 import type { LayerIo } from "../storage_layer/layer_file_reader.ts";
@@ -55,8 +57,6 @@ import {
 } from "../storage_layer/layer_name.ts";
 import { PersistentLayer } from "../storage_layer/persistent_layer.ts";
 import type { TenantConfig } from "../tenant/tenant_config.ts";
-import { RemoteNotFoundError, withRetries } from "../remote/remote_storage.ts";
-import { type RemoteTimelineClient, remoteStats } from "../remote/remote_timeline_client.ts";
 import { failpoint } from "../util/failpoints.ts";
 import { Gate } from "../util/gate.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
@@ -265,7 +265,12 @@ export class Timeline {
         rmSync(file, { force: true, recursive: true });
         continue;
       }
-      if (entry === METADATA_FILE_NAME || entry === EVICTED_FILE_NAME || entry === "wal_source.json") continue;
+      if (
+        entry === METADATA_FILE_NAME ||
+        entry === EVICTED_FILE_NAME ||
+        entry === "wal_source.json"
+      )
+        continue;
       let parsed: ReturnType<typeof parseLayerFileName>;
       try {
         parsed = parseLayerFileName(entry);
@@ -317,29 +322,48 @@ export class Timeline {
     );
   }
 
-  private readEvictedNames(): Array<{ name: LayerName; generation: Generation; fileName: string; fileSize: number }> {
+  private readEvictedNames(): Array<{
+    name: LayerName;
+    generation: Generation;
+    fileName: string;
+    fileSize: number;
+  }> {
     const file = path.join(this.directory, EVICTED_FILE_NAME);
     if (!existsSync(file)) return [];
     const entries = JSON.parse(readFileSync(file, "utf8")) as Array<{ file: string; size: number }>;
-    const out: Array<{ name: LayerName; generation: Generation; fileName: string; fileSize: number }> = [];
+    const out: Array<{
+      name: LayerName;
+      generation: Generation;
+      fileName: string;
+      fileSize: number;
+    }> = [];
     for (const entry of entries) {
       const parsed = parseLayerFileName(entry.file);
       this.evicted.add(entry.file);
-      out.push({ name: parsed.name, generation: parsed.generation ?? null, fileName: entry.file, fileSize: entry.size });
+      out.push({
+        name: parsed.name,
+        generation: parsed.generation ?? null,
+        fileName: entry.file,
+        fileSize: entry.size,
+      });
     }
     return out;
   }
 
   private async saveEvictedNames(): Promise<void> {
     const sizes = new Map<string, number>();
-    for (const layer of this.layers.historicLayers()) if (this.evicted.has(layer.fileName)) sizes.set(layer.fileName, layer.fileSize);
+    for (const layer of this.layers.historicLayers())
+      if (this.evicted.has(layer.fileName)) sizes.set(layer.fileName, layer.fileSize);
     for (const name of this.evicted) if (!sizes.has(name)) this.evicted.delete(name);
     const entries = [...sizes].map(([file, size]) => ({ file, size }));
     await writeFileDurably(path.join(this.directory, EVICTED_FILE_NAME), JSON.stringify(entries));
   }
 
   /** Records layers that exist only remotely (attach from remote storage onto an empty disk). */
-  static async writeEvictedNames(directory: string, entries: ReadonlyArray<{ file: string; size: number }>): Promise<void> {
+  static async writeEvictedNames(
+    directory: string,
+    entries: ReadonlyArray<{ file: string; size: number }>,
+  ): Promise<void> {
     await writeFileDurably(path.join(directory, EVICTED_FILE_NAME), JSON.stringify(entries));
   }
 
@@ -364,31 +388,50 @@ export class Timeline {
     const remote = this.remote;
     if (!remote) {
       return Promise.reject(
-        new CorruptionError(`layer file ${layer.path} is missing and there is no remote storage to download it from`, this.context({ file: layer.path })),
+        new CorruptionError(
+          `layer file ${layer.path} is missing and there is no remote storage to download it from`,
+          this.context({ file: layer.path }),
+        ),
       );
     }
     layer.downloading = (async () => {
       const key = remote.remoteKeyOf(layer);
       remoteStats.downloadsStarted++;
-      const size = await withRetries(() => remote.storage.downloadToFile(key, layer.path, this.cancel.signal), {
-        signal: this.cancel.signal,
-        onRetry: (error, attempt) => this.log.warn({ err: error.message, attempt, layer: layer.fileName }, "layer download failed; retrying"),
-      }).catch((error) => {
+      const size = await withRetries(
+        () => remote.storage.downloadToFile(key, layer.path, this.cancel.signal),
+        {
+          signal: this.cancel.signal,
+          onRetry: (error, attempt) =>
+            this.log.warn(
+              { err: error.message, attempt, layer: layer.fileName },
+              "layer download failed; retrying",
+            ),
+        },
+      ).catch((error) => {
         if (error instanceof RemoteNotFoundError) {
-          throw new CorruptionError(`layer ${layer.fileName} is evicted but missing from remote storage (${key})`, this.context({ file: layer.path }), error);
+          throw new CorruptionError(
+            `layer ${layer.fileName} is evicted but missing from remote storage (${key})`,
+            this.context({ file: layer.path }),
+            error,
+          );
         }
         throw error;
       });
       if (size !== layer.fileSize) {
         rmSync(layer.path, { force: true });
-        throw new CorruptionError(`downloaded layer ${layer.fileName} has ${size} bytes, expected ${layer.fileSize}`, this.context({ file: layer.path }));
+        throw new CorruptionError(
+          `downloaded layer ${layer.fileName} has ${size} bytes, expected ${layer.fileSize}`,
+          this.context({ file: layer.path }),
+        );
       }
       remoteStats.downloadsFinished++;
       remoteStats.downloadBytes += size;
       layer.markResident();
       this.evicted.delete(layer.fileName);
       this.events.emitLayers(this);
-      await this.saveEvictedNames().catch((error) => this.log.warn({ err: error }, "cannot save evicted.json"));
+      await this.saveEvictedNames().catch((error) =>
+        this.log.warn({ err: error }, "cannot save evicted.json"),
+      );
     })().finally(() => {
       layer.downloading = null;
     });
@@ -759,7 +802,10 @@ export class Timeline {
     }
     if (options.flush && this.remote) {
       // Drain the upload queue for a while; what is left is reconciled at the next start.
-      await Promise.race([this.remote.waitForIdle(), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      await Promise.race([
+        this.remote.waitForIdle(),
+        new Promise((resolve) => setTimeout(resolve, 10_000)),
+      ]);
     }
     this.setState({ kind: "Stopping" });
     this.remote?.shutdown();

@@ -279,7 +279,9 @@ export async function indexPartCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub !== "dump") {
     throw new UsageError(
-      sub === undefined ? "index-part: missing subcommand (dump)" : `index-part: unknown subcommand '${sub}'`,
+      sub === undefined
+        ? "index-part: missing subcommand (dump)"
+        : `index-part: unknown subcommand '${sub}'`,
     );
   }
   const { values, positionals } = parseCliArgs(

@@ -68,7 +68,9 @@ export function hexDump(bytes: Buffer, limit = bytes.length): string {
     }
     starred = false;
     previous = hex;
-    const text = [...row].map((byte) => (byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : ".")).join("");
+    const text = [...row]
+      .map((byte) => (byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : "."))
+      .join("");
     lines.push(`${at.toString(16).padStart(8, "0")}  ${hex.padEnd(47)}  |${text}|`);
   }
   if (end < bytes.length) lines.push(`... (${bytes.length - end} more bytes)`);

@@ -2,7 +2,12 @@
  * Node-level routes: status, utilization, metrics, failpoints, the task list.
  */
 import { statfs } from "node:fs/promises";
-import { configureFailpoint, listFailpoints, parseFailpointAction } from "@pageserver/engine";
+import {
+  configureFailpoint,
+  evictBytes,
+  listFailpoints,
+  parseFailpointAction,
+} from "@pageserver/engine";
 import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import type { PageserverContext } from "../../pageserver_context.ts";
@@ -79,4 +84,24 @@ export const statusRoutes: FastifyPluginAsync<{ context: PageserverContext }> = 
   });
 
   app.get("/v1/tasks", async () => context.tasks.list());
+
+  app.put("/v1/disk_usage_eviction/run", async (request) => {
+    const body = parseWith(
+      z.object({ evict_bytes: z.number().int().min(0) }).passthrough(),
+      request.body ?? {},
+      "eviction request",
+    );
+    const result = await evictBytes(context.tenants.list(), body.evict_bytes);
+    return {
+      requested_bytes: result.requestedBytes,
+      evicted_layers: result.evictedLayers,
+      evicted_bytes: result.evictedBytes,
+      partitions: result.partitions,
+    };
+  });
+
+  app.put("/v1/deletion_queue/flush", async () => {
+    await context.deletionQueue?.flush();
+    return null;
+  });
 };

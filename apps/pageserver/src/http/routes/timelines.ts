@@ -218,6 +218,43 @@ export const timelineRoutes: FastifyPluginAsync<{ context: PageserverContext }> 
     };
   });
 
+  const layerOf = (params: unknown) => {
+    const { timeline } = resolve(params);
+    const name = (params as { layer_file_name: string }).layer_file_name;
+    const layer = timeline.layers.findByName(name);
+    if (!layer)
+      throw new InvalidArgumentError(`layer ${name} not found in timeline ${timeline.timelineId}`);
+    return { timeline, layer };
+  };
+
+  // Download one layer (200), or nothing to do when it is resident (304).
+  app.get(
+    "/v1/tenant/:tenant_shard_id/timeline/:timeline_id/layer/:layer_file_name",
+    async (request, reply) => {
+      const { timeline, layer } = layerOf(request.params);
+      if (layer.resident) return reply.code(304).send();
+      await timeline.ensureResident(layer);
+      return null;
+    },
+  );
+
+  // Evict one layer (200), or nothing to do when it is not resident (304).
+  app.delete(
+    "/v1/tenant/:tenant_shard_id/timeline/:timeline_id/layer/:layer_file_name",
+    async (request, reply) => {
+      const { timeline, layer } = layerOf(request.params);
+      if (!layer.resident) return reply.code(304).send();
+      if (!timeline.remote)
+        throw new InvalidArgumentError("cannot evict: no remote storage is configured");
+      if (!layer.uploaded)
+        throw new InvalidArgumentError(
+          `cannot evict layer ${layer.nameText}: it is not uploaded yet`,
+        );
+      if (!(await timeline.evictLayer(layer))) return reply.code(304).send();
+      return null;
+    },
+  );
+
   // Neon's testing endpoint: one value at an LSN, as raw bytes.
   app.get("/v1/tenant/:tenant_shard_id/timeline/:timeline_id/getpage", async (request, reply) => {
     const { timeline } = resolve(request.params);

@@ -24,8 +24,7 @@ async function fleetRequest(method: string, body?: unknown, query = ""): Promise
 export function useFleet(initial?: FleetEntry[]) {
   return useQuery({
     queryKey: ["fleet"],
-    queryFn: async () =>
-      ((await fleetRequest("GET")) as { pageservers: FleetEntry[] }).pageservers,
+    queryFn: async () => ((await fleetRequest("GET")) as { pageservers: FleetEntry[] }).pageservers,
     initialData: initial,
     refetchInterval: 10_000,
   });
@@ -44,7 +43,8 @@ export function FleetView({ initial }: { initial: FleetEntry[] }) {
     },
   });
   const remove = useMutation({
-    mutationFn: (node: string) => fleetRequest("DELETE", undefined, `?name=${encodeURIComponent(node)}`),
+    mutationFn: (node: string) =>
+      fleetRequest("DELETE", undefined, `?name=${encodeURIComponent(node)}`),
     onSuccess: () => void queryClient.invalidateQueries({ queryKey: ["fleet"] }),
   });
   const entries = fleet.data ?? [];
@@ -78,10 +78,22 @@ export function FleetView({ initial }: { initial: FleetEntry[] }) {
           }}
         >
           <label>
-            name <input value={name} onChange={(e) => setName(e.target.value)} placeholder="ps2" data-testid="add-node-name" />
+            name{" "}
+            <input
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+              placeholder="ps2"
+              data-testid="add-node-name"
+            />
           </label>
           <label>
-            URL <input value={url} onChange={(e) => setUrl(e.target.value)} size={32} data-testid="add-node-url" />
+            URL{" "}
+            <input
+              value={url}
+              onChange={(e) => setUrl(e.target.value)}
+              size={32}
+              data-testid="add-node-url"
+            />
           </label>
           <button type="submit" disabled={add.isPending} data-testid="add-node-submit">
             Add
@@ -89,8 +101,8 @@ export function FleetView({ initial }: { initial: FleetEntry[] }) {
           <MutationStatus mutation={add} success="added" testId="add-node" />
         </form>
         <p className="muted small">
-          Added pageservers are kept in the console&apos;s data directory (<code>CONSOLE_DATA_DIR</code>,{" "}
-          <code>fleet.json</code>) and shown to every browser.
+          Added pageservers are kept in the console&apos;s data directory (
+          <code>CONSOLE_DATA_DIR</code>, <code>fleet.json</code>) and shown to every browser.
         </p>
       </section>
     </div>

@@ -6,7 +6,7 @@
  */
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
-import { formatRate, formatDurationMs, formatSeconds } from "~/lib/format";
+import { formatDurationMs, formatRate, formatSeconds } from "~/lib/format";
 import { formatBytes } from "~/lib/lsn";
 import type { FleetEntry } from "~/server/fleet";
 import { useTRPC } from "~/trpc/react";
@@ -14,7 +14,9 @@ import { DiskBar } from "../node/disk_bar";
 
 export function NodeCard({ entry, onRemove }: { entry: FleetEntry; onRemove?: () => void }) {
   const trpc = useTRPC();
-  const overview = useQuery(trpc.node.overview.queryOptions(undefined, { refetchInterval: 2000, retry: 0 }));
+  const overview = useQuery(
+    trpc.node.overview.queryOptions(undefined, { refetchInterval: 2000, retry: 0 }),
+  );
   const data = overview.data;
   const health = overview.isError ? "down" : data ? "up" : "unknown";
   return (
@@ -23,7 +25,9 @@ export function NodeCard({ entry, onRemove }: { entry: FleetEntry; onRemove?: ()
         <Link href={`/ps/${encodeURIComponent(entry.name)}`} className="card-title">
           {entry.name}
         </Link>
-        <span className={`health ${health}`}>{health === "up" ? "healthy" : health === "down" ? "unreachable" : "…"}</span>
+        <span className={`health ${health}`}>
+          {health === "up" ? "healthy" : health === "down" ? "unreachable" : "…"}
+        </span>
       </header>
       <div className="muted small mono">
         {entry.url} · {entry.source}
@@ -63,7 +67,8 @@ export function NodeCard({ entry, onRemove }: { entry: FleetEntry; onRemove?: ()
             </dd>
             <dt>ingest</dt>
             <dd>
-              {formatRate(data.ingest.walBytesPerSecond)} · {data.ingest.recordsPerSecond.toFixed(0)} rec/s
+              {formatRate(data.ingest.walBytesPerSecond)} ·{" "}
+              {data.ingest.recordsPerSecond.toFixed(0)} rec/s
             </dd>
           </dl>
           <DiskBar disk={data.disk} />

@@ -16,14 +16,17 @@ import { describeKey } from "~/lib/key";
 import {
   axisPositions,
   axisToLsn,
+  type Band,
   buildGroups,
   type ColourBy,
   drawAxes,
+  drawBands,
   drawLayers,
   drawMarks,
   fitView,
   hitTest,
   type LsnAxis,
+  lsnToAxis,
   type Mark,
   type Plot,
   type View,
@@ -39,10 +42,14 @@ declare global {
 }
 
 const MARGIN = { left: 96, right: 12, top: 10, bottom: 28 };
+const NO_MARKS: readonly Mark[] = [];
+const NO_BANDS: readonly Band[] = [];
 
 export interface LayerMapCanvasProps {
   readonly set: LayerSet;
   readonly marks?: readonly Mark[];
+  /** In-memory layers (open, frozen), drawn as bands across all keys. */
+  readonly bands?: readonly Band[];
   readonly colourBy?: ColourBy;
   readonly lsnAxis?: LsnAxis;
   readonly height?: number;
@@ -59,15 +66,26 @@ interface Hover {
 }
 
 export function LayerMapCanvas(props: LayerMapCanvasProps) {
-  const { set, marks = [], colourBy = "tier", lsnAxis = "linear", height = 520 } = props;
+  const {
+    set,
+    marks = NO_MARKS,
+    bands = NO_BANDS,
+    colourBy = "tier",
+    lsnAxis = "linear",
+    height = 520,
+  } = props;
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const wrapperRef = useRef<HTMLDivElement>(null);
   const [width, setWidth] = useState(900);
   const [hover, setHover] = useState<Hover | null>(null);
   const groups = useMemo(() => buildGroups(set, colourBy), [set, colourBy]);
   const axis = useMemo(() => axisPositions(set, lsnAxis), [set, lsnAxis]);
-  const viewRef = useRef<View>(fitView(set, axis));
-  const fittedFor = useRef<{ set: LayerSet | null; axis: unknown }>({ set: null, axis: null });
+  const bandMax =
+    bands.length > 0 ? lsnToAxis(axis, Math.max(...bands.map((b) => b.lsnEnd))) : undefined;
+  const viewRef = useRef<View>(fitView(set, axis, bandMax));
+  /** Until the user zooms or pans, every update re-fits (a live map keeps growing). */
+  const userMoved = useRef(false);
+  const lastAxis = useRef(lsnAxis);
   const frameRef = useRef(0);
   const paintedSet = useRef<LayerSet | null>(null);
   const drag = useRef<{ x: number; y: number; view: View; moved: boolean } | null>(null);
@@ -82,18 +100,11 @@ export function LayerMapCanvas(props: LayerMapCanvasProps) {
     [width, height],
   );
 
-  // A new layer set keeps the view when the key/LSN extent is similar (live updates), and is fitted
-  // when it is the first set or the axis changed.
-  if (fittedFor.current.set === null || fittedFor.current.axis !== lsnAxis) {
-    viewRef.current = fitView(set, axis);
-    fittedFor.current = { set, axis: lsnAxis };
-  } else if (fittedFor.current.set !== set) {
-    const previous = fittedFor.current.set;
-    const wasFitted =
-      viewRef.current.k0 <= 0 && viewRef.current.k1 >= Math.max(previous.keys.length - 1, 1);
-    if (wasFitted) viewRef.current = fitView(set, axis);
-    fittedFor.current = { set, axis: lsnAxis };
+  if (lastAxis.current !== lsnAxis) {
+    lastAxis.current = lsnAxis;
+    userMoved.current = false;
   }
+  if (!userMoved.current) viewRef.current = fitView(set, axis, bandMax);
 
   const draw = useCallback(() => {
     frameRef.current = 0;
@@ -107,6 +118,7 @@ export function LayerMapCanvas(props: LayerMapCanvasProps) {
     context.fillStyle = "#0b1120";
     context.fillRect(0, 0, width, height);
     const stats = drawLayers(context, set, groups, axis, viewRef.current, plot);
+    stats.drawn += drawBands(context, bands, axis, viewRef.current, plot);
     drawMarks(context, marks, axis, viewRef.current, plot);
     drawAxes(context, set, axis, viewRef.current, plot);
     if (window.__layerMapFlush) context.getImageData(0, 0, 1, 1);
@@ -124,7 +136,7 @@ export function LayerMapCanvas(props: LayerMapCanvasProps) {
         canvas.dataset.paintedCount = String(set.count);
       });
     }
-  }, [set, groups, axis, plot, marks, width, height]);
+  }, [set, groups, axis, plot, marks, bands, width, height]);
 
   const schedule = useCallback(() => {
     if (frameRef.current === 0) frameRef.current = requestAnimationFrame(draw);
@@ -173,6 +185,7 @@ export function LayerMapCanvas(props: LayerMapCanvasProps) {
         next.y1 = y + (view.y1 - y) * factor;
       }
       if (next.k1 - next.k0 > 1e-3 && next.y1 - next.y0 > 1e-3) viewRef.current = next;
+      userMoved.current = true;
       schedule();
     };
     canvas.addEventListener("wheel", onWheel, { passive: false });
@@ -196,7 +209,7 @@ export function LayerMapCanvas(props: LayerMapCanvasProps) {
     if (active) {
       const dx = x - active.x;
       const dy = y - active.y;
-      if (Math.abs(dx) + Math.abs(dy) > 2) active.moved = true;
+      if (Math.abs(dx) + Math.abs(dy) > 2) active.moved = userMoved.current = true;
       const v = active.view;
       const kPerPx = (v.k1 - v.k0) / plot.width;
       const yPerPx = (v.y1 - v.y0) / plot.height;
@@ -230,10 +243,12 @@ export function LayerMapCanvas(props: LayerMapCanvasProps) {
   };
 
   const fit = () => {
-    viewRef.current = fitView(set, axis);
+    userMoved.current = false;
+    viewRef.current = fitView(set, axis, bandMax);
     schedule();
   };
   const zoom = (factor: number) => {
+    userMoved.current = true;
     const v = viewRef.current;
     const k = (v.k0 + v.k1) / 2;
     const y = (v.y0 + v.y1) / 2;
@@ -269,10 +284,15 @@ export function LayerMapCanvas(props: LayerMapCanvasProps) {
         ref={canvasRef}
         data-testid={props.testId ?? "layer-map-canvas"}
         data-layer-count={historic}
-        data-inmemory-count={set.count - historic}
+        data-inmemory-count={set.count - historic + bands.length}
         width={Math.round(width * ratio)}
         height={Math.round(height * ratio)}
-        style={{ width: `${width}px`, height: `${height}px`, touchAction: "none", cursor: drag.current ? "grabbing" : "crosshair" }}
+        style={{
+          width: `${width}px`,
+          height: `${height}px`,
+          touchAction: "none",
+          cursor: drag.current ? "grabbing" : "crosshair",
+        }}
         onPointerDown={onPointerDown}
         onPointerMove={onPointerMove}
         onPointerUp={onPointerUp}

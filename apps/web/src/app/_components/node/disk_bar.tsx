@@ -23,12 +23,28 @@ export function DiskBar({ disk }: { disk: DiskUsage }) {
   return (
     <div className="disk" data-testid="disk-usage">
       <div className="disk-bar" title={`${disk.usagePct.toFixed(1)} % used`}>
-        <div className={`disk-fill ${disk.exceeded ? "over" : ""}`} style={{ width: `${Math.min(100, disk.usagePct)}%` }} />
-        {thresholds ? <div className="disk-mark" style={{ left: `${thresholds.maxUsagePct}%` }} title="max_usage_pct" /> : null}
-        {minAvailPct !== null ? <div className="disk-mark alt" style={{ left: `${minAvailPct}%` }} title="min_avail_bytes" /> : null}
+        <div
+          className={`disk-fill ${disk.exceeded ? "over" : ""}`}
+          style={{ width: `${Math.min(100, disk.usagePct)}%` }}
+        />
+        {thresholds ? (
+          <div
+            className="disk-mark"
+            style={{ left: `${thresholds.maxUsagePct}%` }}
+            title="max_usage_pct"
+          />
+        ) : null}
+        {minAvailPct !== null ? (
+          <div
+            className="disk-mark alt"
+            style={{ left: `${minAvailPct}%` }}
+            title="min_avail_bytes"
+          />
+        ) : null}
       </div>
       <div className="muted small">
-        disk {formatBytes(disk.usedBytes)} of {formatBytes(disk.capacityBytes)} ({disk.usagePct.toFixed(1)} %)
+        disk {formatBytes(disk.usedBytes)} of {formatBytes(disk.capacityBytes)} (
+        {disk.usagePct.toFixed(1)} %)
         {thresholds
           ? ` · evicts above ${thresholds.maxUsagePct} % or below ${formatBytes(thresholds.minAvailBytes)} free${thresholds.enabled ? "" : " (disabled)"}`
           : " · no disk-usage eviction configured"}

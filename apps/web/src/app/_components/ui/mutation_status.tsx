@@ -29,7 +29,11 @@ export function MutationStatus({
     );
   if (mutation.isError)
     return (
-      <span className="status error" role="alert" data-testid={testId ? `${testId}-error` : "op-error"}>
+      <span
+        className="status error"
+        role="alert"
+        data-testid={testId ? `${testId}-error` : "op-error"}
+      >
         {mutation.error?.message ?? "failed"}
       </span>
     );

@@ -10,7 +10,9 @@ export const dynamic = "force-dynamic";
 function failure(error: unknown): Response {
   const message =
     error instanceof z.ZodError
-      ? error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ")
+      ? error.issues
+          .map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message))
+          .join("; ")
       : error instanceof FleetError || error instanceof SyntaxError
         ? error.message
         : null;

@@ -54,14 +54,20 @@ async function forward(request: Request, { params }: RouteParams): Promise<Respo
     upstream = await fetch(target, {
       method: request.method,
       headers: copyHeaders(request.headers),
-      body: request.method === "GET" || request.method === "HEAD" ? undefined : await request.arrayBuffer(),
+      body:
+        request.method === "GET" || request.method === "HEAD"
+          ? undefined
+          : await request.arrayBuffer(),
       signal: request.signal,
       redirect: "manual",
       cache: "no-store",
     });
   } catch (error) {
     const cause = (error as { cause?: { message?: string } }).cause?.message;
-    return trpcError(502, `pageserver ${entry.name} (${entry.url}) is unreachable: ${cause ?? (error as Error).message}`);
+    return trpcError(
+      502,
+      `pageserver ${entry.name} (${entry.url}) is unreachable: ${cause ?? (error as Error).message}`,
+    );
   }
   const headers = copyHeaders(upstream.headers);
   if (headers.get("content-type")?.startsWith("text/event-stream")) {
