@@ -30,6 +30,7 @@ import { PageserverMetrics } from "../metrics/metrics.ts";
 import { PageService } from "../page_service/page_service.ts";
 import type { PageserverContext } from "../pageserver_context.ts";
 import { createRemoteStorage } from "../remote/remote_setup.ts";
+import { ConsumptionMetrics } from "../tasks/consumption_metrics.ts";
 import { runDiskUsageEviction } from "../tasks/disk_usage_eviction.ts";
 import { TaskRegistry } from "../tasks/task_registry.ts";
 import { PidFile } from "./pid_file.ts";
@@ -150,9 +151,23 @@ export class Pageserver {
     }
   }
 
-  /** Process-wide background tasks: disk-usage-based eviction. */
+  /** Process-wide background tasks: consumption metrics, disk-usage-based eviction. */
   private startBackgroundTasks(): void {
     const { config, tenants, log, tasks } = this.context;
+    if (config.metricCollectionEndpoint) {
+      const collector = new ConsumptionMetrics({
+        endpoint: config.metricCollectionEndpoint,
+        intervalMs: config.metricCollectionIntervalMs,
+        nodeId: config.nodeId,
+        workdir: config.workdir,
+        tenants,
+        log,
+      });
+      tasks.spawn(
+        { kind: "consumption_metrics", name: "consumption metrics collection" },
+        (signal) => collector.run(signal),
+      );
+    }
     const eviction = config.diskUsageBasedEviction;
     if (eviction?.enabled && this.context.deletionQueue) {
       const periodMs = parseDuration(eviction.period);
