@@ -1,16 +1,34 @@
 /**
  * Structured logs (pino): JSON lines by default when `log_format = "json"`, a compact plain form
- * otherwise. Engine loggers are children carrying tenant_id and timeline_id.
+ * otherwise. Engine loggers are children carrying tenant_id and timeline_id. Error-level lines
+ * also go to Sentry when it is enabled (sentry.ts); the hook costs a level comparison otherwise.
  */
 import pino from "pino";
+import { reportLogError, sentryEnabled } from "./sentry.ts";
 
 export type ProcessLogger = pino.Logger;
+
+const ERROR_LEVEL = 50;
+
+const hooks: pino.LoggerOptions["hooks"] = {
+  logMethod(args, method, level) {
+    if (level >= ERROR_LEVEL && sentryEnabled()) {
+      const [first, second] = args as unknown[];
+      const fields = typeof first === "object" && first !== null ? first : null;
+      const message =
+        typeof first === "string" ? first : typeof second === "string" ? second : "error";
+      const bindings = (this as pino.Logger).bindings();
+      reportLogError({ ...bindings, ...(fields as Record<string, unknown> | null) }, message);
+    }
+    return method.apply(this, args);
+  },
+};
 
 export function createLogger(
   format: "plain" | "json" | "test",
   level = process.env.PAGESERVER_LOG_LEVEL ?? "info",
 ): ProcessLogger {
-  if (format === "json") return pino({ level, base: { pid: process.pid } });
+  if (format === "json") return pino({ level, base: { pid: process.pid }, hooks });
   // Plain: still one JSON object per line (machine-readable), without pid/hostname noise.
-  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
+  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, hooks });
 }

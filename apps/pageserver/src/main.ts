@@ -17,6 +17,7 @@ import {
   parseOverride,
 } from "./config/pageserver_config.ts";
 import { Pageserver } from "./lifecycle/pageserver.ts";
+import { flushSentry, initSentry, reportLogError, setSentryNodeId } from "./sentry.ts";
 
 const USAGE = `usage: pageserver [-D <workdir>] [-c key=value]... | pageserver --init [-D <workdir>] [--id N]`;
 
@@ -75,14 +76,25 @@ async function main(): Promise<void> {
   }
   let overrides: Record<string, unknown> = {};
   for (const text of values.config ?? []) overrides = { ...overrides, ...parseOverride(text) };
+  // Before anything else can fail: a start-up error is reported too.
+  initSentry({
+    dsn: process.env.SENTRY_DSN,
+    environment: process.env.SENTRY_ENVIRONMENT,
+    release: process.env.SENTRY_RELEASE,
+  });
   let server: Pageserver;
   try {
     server = await Pageserver.start({ workdir, overrides });
   } catch (error) {
     console.error(`pageserver: ${(error as Error).message}`);
+    reportLogError({ err: error }, "pageserver start-up failed");
+    await flushSentry();
     process.exit(1);
   }
-  server.handleSignals();
+  setSentryNodeId(server.config.nodeId);
+  server.handleSignals((code) => {
+    void flushSentry().finally(() => process.exit(code));
+  });
 }
 
 await main();
