@@ -4,6 +4,11 @@
  * or the server; `test/console/console_build.test.ts` checks the built client chunks for that.
  *
  * `turbopack.root` / `outputFileTracingRoot`: the workspace root, where node_modules lives.
+ *
+ * `typescript.ignoreBuildErrors`: the root `npm run typecheck` checks the console (and CI runs it
+ * before the tests). Checking again in `next build` would follow AppRouter's types into the
+ * engine's sources, so one engineer's unfinished engine change would stop everyone's console
+ * build; and it doubles the build time on a 2-core machine.
  */
 import path from "node:path";
 import type { NextConfig } from "next";
@@ -15,6 +20,7 @@ const config: NextConfig = {
   poweredByHeader: false,
   turbopack: { root: workspaceRoot },
   outputFileTracingRoot: workspaceRoot,
+  typescript: { ignoreBuildErrors: true },
 };
 
 export default config;

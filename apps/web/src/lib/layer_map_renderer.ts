@@ -14,6 +14,7 @@
  */
 import { describeKey } from "./key";
 import {
+  KEY_MAX_HEX,
   type LayerSet,
   lsnRanks,
   TIER_FROZEN,
@@ -283,7 +284,7 @@ export function drawLayers(
       context.fillRect(x0, bottom - height, width, height);
       drawn++;
       if (historic) historicDrawn++;
-      if (width >= 6 && height >= 6 && tier[i] !== TIER_IMAGE)
+      if (width >= 6 && height >= 4 && tier[i] !== TIER_IMAGE)
         outline.push(x0, bottom - height, width, height);
     }
     if (outline.length > 0) {
@@ -332,7 +333,13 @@ export function hitTest(
   return -1;
 }
 
-/** Horizontal lines across the plot at marked LSNs (GC cutoff, branch points, leases…). */
+const MARK_LABEL_HEIGHT = 13;
+
+/**
+ * Horizontal lines across the plot at marked LSNs (GC cutoff, branch points, leases…). Labels
+ * sit at the right end of their line; a label that would cover one already drawn (marks a few
+ * pixels apart, or at one LSN) moves left past it.
+ */
 export function drawMarks(
   context: CanvasRenderingContext2D,
   marks: readonly Mark[],
@@ -341,9 +348,10 @@ export function drawMarks(
   plot: Plot,
 ): void {
   const sy = plot.height / (view.y1 - view.y0);
+  const placed: Array<{ left: number; right: number; y: number }> = [];
   context.save();
   context.font = "11px ui-monospace, monospace";
-  context.textAlign = "right";
+  context.textAlign = "left";
   for (const mark of marks) {
     const y = plot.top + plot.height - (lsnToAxis(axis, mark.lsn) - view.y0) * sy;
     if (y < plot.top || y > plot.top + plot.height) continue;
@@ -353,8 +361,24 @@ export function drawMarks(
     context.moveTo(plot.left, Math.round(y) + 0.5);
     context.lineTo(plot.left + plot.width, Math.round(y) + 0.5);
     context.stroke();
+    const width = context.measureText(mark.label).width;
+    let right = plot.left + plot.width - 4;
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (const other of placed) {
+        const overlaps =
+          Math.abs(other.y - y) < MARK_LABEL_HEIGHT &&
+          right > other.left - 6 &&
+          right - width < other.right + 6;
+        if (overlaps) {
+          right = other.left - 8;
+          moved = true;
+        }
+      }
+    }
+    placed.push({ left: right - width, right, y });
     context.fillStyle = mark.colour;
-    context.fillText(mark.label, plot.left + plot.width - 4, y - 3);
+    context.fillText(mark.label, right - width, y - 3);
   }
   context.restore();
 }
@@ -380,21 +404,68 @@ export function drawAxes(
     const y = plot.top + plot.height - (plot.height * t) / yTicks;
     context.fillText(formatLsn(Math.max(0, axisToLsn(axis, value))), plot.left - 6, y);
   }
-  context.textAlign = "center";
+  // Key labels at the boundary nearest each tick: one label per distinct boundary, none drawn
+  // over its left neighbour (a map with few distinct keys has fewer labels than ticks).
+  context.textAlign = "left";
   context.textBaseline = "top";
   const xTicks = Math.max(2, Math.floor(plot.width / 220));
+  const sx = plot.width / (view.k1 - view.k0);
+  let lastRank = -1;
+  let lastRight = Number.NEGATIVE_INFINITY;
   for (let t = 0; t <= xTicks; t++) {
-    const rank = Math.round(view.k0 + ((view.k1 - view.k0) * t) / xTicks);
-    const key = set.keys[Math.max(0, Math.min(set.keys.length - 1, rank))];
-    if (!key) continue;
-    const x = plot.left + (plot.width * t) / xTicks;
-    const text = describeKey(key);
-    context.textAlign = t === 0 ? "left" : t === xTicks ? "right" : "center";
-    context.fillText(
-      text.length > 34 ? `${text.slice(0, 33)}…` : text,
-      x,
-      plot.top + plot.height + 6,
+    const rank = Math.max(
+      0,
+      Math.min(set.keys.length - 1, Math.round(view.k0 + ((view.k1 - view.k0) * t) / xTicks)),
     );
+    const key = set.keys[rank];
+    if (!key || rank === lastRank) continue;
+    const full = key === KEY_MAX_HEX ? "end of key space" : describeKey(key);
+    const text = full.length > 34 ? `${full.slice(0, 33)}…` : full;
+    const width = context.measureText(text).width;
+    const at = plot.left + (rank - view.k0) * sx;
+    const left = Math.max(plot.left, Math.min(plot.left + plot.width - width, at - width / 2));
+    if (left < lastRight + 12) continue;
+    context.fillText(text, left, plot.top + plot.height + 6);
+    lastRank = rank;
+    lastRight = left + width;
   }
   context.restore();
+}
+
+/** Outlines the selected layer (the one whose details are open). */
+export function drawSelection(
+  context: CanvasRenderingContext2D,
+  set: LayerSet,
+  axis: AxisPositions,
+  view: View,
+  plot: Plot,
+  index: number,
+): void {
+  if (index < 0 || index >= set.count) return;
+  layerRect(set, axis, view, plot, index, scratch);
+  context.save();
+  context.beginPath();
+  context.rect(plot.left, plot.top, plot.width, plot.height);
+  context.clip();
+  context.strokeStyle = "#f8fafc";
+  context.lineWidth = 2;
+  context.strokeRect(scratch[0]! - 1, scratch[1]! - 1, scratch[2]! + 2, scratch[3]! + 2);
+  context.restore();
+}
+
+export interface LegendEntry {
+  readonly label: string;
+  readonly colour: string;
+  readonly count: number;
+}
+
+/** One legend entry per label, in draw order, with how many layers carry it. */
+export function legendOf(groups: readonly ColourGroup[]): LegendEntry[] {
+  const byLabel = new Map<string, { colour: string; count: number }>();
+  for (const group of groups) {
+    const entry = byLabel.get(group.label);
+    if (entry) entry.count += group.indices.length;
+    else byLabel.set(group.label, { colour: group.colour, count: group.indices.length });
+  }
+  return [...byLabel].map(([label, { colour, count }]) => ({ label, colour, count }));
 }

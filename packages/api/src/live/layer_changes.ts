@@ -28,18 +28,29 @@ export type LayerChanges =
 
 export class LayerChangeTracker {
   private lastSnapshot: LayerSnapshot | null = null;
-  /** name → "visibility/level" as last sent. */
+  /** name → "visibility/level/residence" as last sent. */
   private sent = new Map<string, string>();
+  /** Residence of each layer of `lastSnapshot` as last sent (1 = resident). */
+  private sentResidence = new Uint8Array(0);
+
+  /** Eviction and download flip a layer's residence without a new snapshot. */
+  private residenceChanged(snapshot: LayerSnapshot): boolean {
+    const layers = snapshot.layers;
+    for (let i = 0; i < layers.length; i++)
+      if ((layers[i]!.resident ? 1 : 0) !== this.sentResidence[i]) return true;
+    return false;
+  }
 
   next(tenant: Tenant, timeline: Timeline): LayerChanges {
     const snapshot = layerSnapshot(tenant, timeline);
-    if (snapshot === this.lastSnapshot) return { kind: "none" };
+    if (snapshot === this.lastSnapshot && !this.residenceChanged(snapshot)) return { kind: "none" };
     const first = this.lastSnapshot === null;
     this.lastSnapshot = snapshot;
+    this.sentResidence = Uint8Array.from(snapshot.layers, (layer) => (layer.resident ? 1 : 0));
     const current = new Map<string, string>();
     const upsertedIndexes: number[] = [];
     snapshot.rows.forEach((row, index) => {
-      const signature = `${row.visibility}/${row.level}`;
+      const signature = `${row.visibility}/${row.level}/${this.sentResidence[index]}`;
       current.set(row.name, signature);
       if (this.sent.get(row.name) !== signature) upsertedIndexes.push(index);
     });

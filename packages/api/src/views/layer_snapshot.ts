@@ -8,8 +8,9 @@
  * The layer map replaces its historic-layer array on every change and never mutates it, so the
  * array's identity is the snapshot's version: a snapshot is rebuilt only when the array (or the
  * set of read points: child branch points and leases) changes, at most once per change however
- * many clients page through it. Access statistics change on every read and are therefore read
- * live when a row is served, not cached.
+ * many clients page through it. Access statistics and residence change without the array
+ * changing (every read; eviction and download) and are therefore read live when a row is served,
+ * not cached.
  */
 import {
   compareLayerNames,
@@ -45,8 +46,8 @@ export interface LayerRow {
   readonly lsnEnd: number;
   readonly sizeBytes: number;
   readonly generation: number | null;
-  /** Remote storage does not exist yet: every layer is resident. */
-  readonly residence: "resident";
+  /** "evicted": only in remote storage, downloaded on the next read that needs it. */
+  readonly residence: "resident" | "evicted";
   readonly visibility: "Visible" | "Covered";
   readonly lastAccessMs: number | null;
   readonly residentSinceMs: number;
@@ -62,7 +63,7 @@ export interface InMemoryRow {
   readonly sizeBytes: number;
 }
 
-type StaticRow = Omit<LayerRow, "lastAccessMs" | "residentSinceMs" | "accessCount">;
+type StaticRow = Omit<LayerRow, "residence" | "lastAccessMs" | "residentSinceMs" | "accessCount">;
 
 export interface LayerSnapshot {
   readonly layers: readonly PersistentLayer[];
@@ -86,6 +87,7 @@ export function layerRow(snapshot: LayerSnapshot, index: number): LayerRow {
   const access = layer.access;
   return {
     ...snapshot.rows[index]!,
+    residence: layer.resident ? "resident" : "evicted",
     lastAccessMs: access.lastAccessMs,
     residentSinceMs: access.residentSinceMs,
     accessCount: access.accessCount,
@@ -151,7 +153,6 @@ function staticRow(
     lsnEnd: lsnRange.end,
     sizeBytes: layer.fileSize,
     generation: layer.generation,
-    residence: "resident",
     visibility,
   };
 }

@@ -23,15 +23,18 @@ import {
   drawBands,
   drawLayers,
   drawMarks,
+  drawSelection,
   fitView,
   hitTest,
   type LsnAxis,
+  legendOf,
   lsnToAxis,
   type Mark,
   type Plot,
+  TIER_COLOURS,
   type View,
 } from "~/lib/layer_map_renderer";
-import { type LayerSet, TIER_NAMES } from "~/lib/layer_set";
+import { type LayerSet, TIER_FROZEN, TIER_NAMES, TIER_OPEN } from "~/lib/layer_set";
 import { formatBytes, formatLsn } from "~/lib/lsn";
 
 declare global {
@@ -54,6 +57,8 @@ export interface LayerMapCanvasProps {
   readonly lsnAxis?: LsnAxis;
   readonly height?: number;
   readonly onSelect?: (index: number) => void;
+  /** The index of the layer to outline (its details are open), or -1. */
+  readonly selected?: number;
   /** Called with the LSN under the pointer on shift+click (e.g. to branch there). */
   readonly onPickLsn?: (lsn: number) => void;
   readonly testId?: string;
@@ -73,6 +78,7 @@ export function LayerMapCanvas(props: LayerMapCanvasProps) {
     colourBy = "tier",
     lsnAxis = "linear",
     height = 520,
+    selected = -1,
   } = props;
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const wrapperRef = useRef<HTMLDivElement>(null);
@@ -120,6 +126,7 @@ export function LayerMapCanvas(props: LayerMapCanvasProps) {
     const stats = drawLayers(context, set, groups, axis, viewRef.current, plot);
     stats.drawn += drawBands(context, bands, axis, viewRef.current, plot);
     drawMarks(context, marks, axis, viewRef.current, plot);
+    drawSelection(context, set, axis, viewRef.current, plot, selected);
     drawAxes(context, set, axis, viewRef.current, plot);
     if (window.__layerMapFlush) context.getImageData(0, 0, 1, 1);
     const elapsed = performance.now() - started;
@@ -136,7 +143,7 @@ export function LayerMapCanvas(props: LayerMapCanvasProps) {
         canvas.dataset.paintedCount = String(set.count);
       });
     }
-  }, [set, groups, axis, plot, marks, bands, width, height]);
+  }, [set, groups, axis, plot, marks, bands, width, height, selected]);
 
   const schedule = useCallback(() => {
     if (frameRef.current === 0) frameRef.current = requestAnimationFrame(draw);
@@ -263,6 +270,7 @@ export function LayerMapCanvas(props: LayerMapCanvasProps) {
 
   const ratio = typeof window === "undefined" ? 1 : window.devicePixelRatio || 1;
   const historic = set.countsByTier[0]! + set.countsByTier[1]! + set.countsByTier[2]!;
+  const legend = legendOf(groups);
   return (
     <div className="layer-map" ref={wrapperRef}>
       <div className="layer-map-toolbar">
@@ -279,6 +287,23 @@ export function LayerMapCanvas(props: LayerMapCanvasProps) {
           wheel: zoom (shift: LSN only, alt: keys only) · drag: pan · double-click: fit
           {props.onPickLsn ? " · shift+click: pick LSN" : ""}
         </span>
+      </div>
+      <div className="legend" data-testid="layer-map-legend">
+        {legend.map((entry) => (
+          <span key={entry.label}>
+            <span className="legend-swatch" style={{ background: entry.colour }} />
+            {entry.label} {entry.count.toLocaleString("en-US")}
+          </span>
+        ))}
+        {bands.map((band) => (
+          <span key={`${band.kind}-${band.lsnStart}`}>
+            <span
+              className="legend-swatch"
+              style={{ background: TIER_COLOURS[band.kind === "open" ? TIER_OPEN : TIER_FROZEN] }}
+            />
+            {band.kind} in-memory {formatLsn(band.lsnStart)}..
+          </span>
+        ))}
       </div>
       <canvas
         ref={canvasRef}

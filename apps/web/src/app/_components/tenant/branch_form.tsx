@@ -27,7 +27,11 @@ export function BranchForm({
   onLsnChange?: (text: string) => void;
 }) {
   const trpc = useTRPC();
-  const [parent, setParent] = useState(initialParent ?? timelines[0]?.timelineId ?? "");
+  const [chosen, setChosen] = useState(initialParent ?? "");
+  // The first timeline until one is chosen: the list may still be empty at the first render.
+  const parent = timelines.some((t) => t.timelineId === chosen)
+    ? chosen
+    : (timelines[0]?.timelineId ?? "");
   const [ownLsn, setOwnLsn] = useState("");
   const lsnText = lsn ?? ownLsn;
   const setLsn = onLsnChange ?? setOwnLsn;
@@ -52,7 +56,7 @@ export function BranchForm({
         branch from{" "}
         <select
           value={parent}
-          onChange={(e) => setParent(e.target.value)}
+          onChange={(e) => setChosen(e.target.value)}
           data-testid="branch-parent"
         >
           {timelines.map((t) => (

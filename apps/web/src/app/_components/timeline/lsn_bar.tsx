@@ -2,11 +2,12 @@
 /**
  * The LSN bar: the timeline's history from initdb to last_record_lsn on one axis, with every
  * mark — initdb, the branch point on the parent, GC cutoff (applied and planned), leases, child
- * branch points, remote and disk consistent, last record. Labels alternate above and below so
- * neighbours stay readable. Clicking the bar picks that LSN (for a branch or a lease).
+ * branch points, remote and disk consistent, last record. Labels are laid out in four rows
+ * (placeLabels) so neighbours stay readable. Clicking the bar picks that LSN (for a branch or a
+ * lease).
  */
 import type { LsnMarks } from "@pageserver/api";
-import { useRef } from "react";
+import { useEffect, useRef, useState } from "react";
 import { formatLsn } from "~/lib/lsn";
 
 interface BarMark {
@@ -46,6 +47,51 @@ export function barMarks(marks: LsnMarks): BarMark[] {
     .sort((a, b) => a.lsn - b.lsn);
 }
 
+/** Label rows, tried in this order: nearest the bar first. */
+const ROWS = ["above", "below", "above2", "below2"] as const;
+/** An estimate of the label font's advance (0.72rem): labels are placed before they render. */
+const CHAR_PX = 6.4;
+const LABEL_GAP_PX = 6;
+
+export interface PlacedLabel {
+  readonly lsn: number;
+  readonly text: string;
+  readonly leftPx: number;
+  readonly row: (typeof ROWS)[number];
+}
+
+/**
+ * Labels for marks, without overlaps where the bar allows: marks at one LSN share a label
+ * ("GC cutoff · disk consistent 0/27FCA28"); each label is centred on its mark, kept inside the
+ * bar, and put in the first row where it does not touch its left neighbour.
+ */
+export function placeLabels(
+  list: readonly BarMark[],
+  fraction: (lsn: number) => number,
+  widthPx: number,
+): PlacedLabel[] {
+  const merged: Array<{ lsn: number; labels: string[] }> = [];
+  for (const mark of list) {
+    const last = merged[merged.length - 1];
+    if (last && last.lsn === mark.lsn) {
+      if (!last.labels.includes(mark.label)) last.labels.push(mark.label);
+    } else merged.push({ lsn: mark.lsn, labels: [mark.label] });
+  }
+  const rightEdge = new Map<string, number>(ROWS.map((row) => [row, Number.NEGATIVE_INFINITY]));
+  return merged.map(({ lsn, labels }) => {
+    const text = `${labels.join(" · ")} ${formatLsn(lsn)}`;
+    const width = text.length * CHAR_PX;
+    const centre = fraction(lsn) * widthPx;
+    const left = Math.max(0, Math.min(widthPx - width, centre - width / 2));
+    // No row free: the one whose last label ends first (overlaps least).
+    const row =
+      ROWS.find((r) => rightEdge.get(r)! + LABEL_GAP_PX <= left) ??
+      ROWS.reduce((best, r) => (rightEdge.get(r)! < rightEdge.get(best)! ? r : best));
+    rightEdge.set(row, left + width);
+    return { lsn, text, leftPx: left, row };
+  });
+}
+
 export function LsnBar({
   marks,
   onPick,
@@ -56,10 +102,23 @@ export function LsnBar({
   picked?: number | null;
 }) {
   const barRef = useRef<HTMLDivElement>(null);
+  const [widthPx, setWidthPx] = useState(1000);
+  useEffect(() => {
+    const bar = barRef.current;
+    if (!bar) return;
+    const observer = new ResizeObserver((entries) => {
+      const width = entries[0]?.contentRect.width ?? 0;
+      if (width > 0) setWidthPx(width);
+    });
+    observer.observe(bar);
+    return () => observer.disconnect();
+  }, []);
   const list = barMarks(marks);
   const low = Math.min(marks.initdb, marks.ancestor?.lsn ?? marks.initdb);
   const high = Math.max(marks.lastRecord, low + 1);
-  const position = (lsn: number) => `${(((lsn - low) / (high - low)) * 100).toFixed(3)}%`;
+  const fraction = (lsn: number) => Math.min(1, Math.max(0, (lsn - low) / (high - low)));
+  const position = (lsn: number) => `${(fraction(lsn) * 100).toFixed(3)}%`;
+  const labels = placeLabels(list, fraction, widthPx);
   return (
     <div className="lsn-bar-wrap" data-testid="lsn-bar">
       {/* biome-ignore lint/a11y/noStaticElementInteractions: a pointer shortcut; the same LSN can be typed in the branch and lease forms */}
@@ -71,25 +130,31 @@ export function LsnBar({
         onClick={(event) => {
           if (!onPick || !barRef.current) return;
           const rect = barRef.current.getBoundingClientRect();
-          const fraction = Math.min(1, Math.max(0, (event.clientX - rect.left) / rect.width));
+          const at = Math.min(1, Math.max(0, (event.clientX - rect.left) / rect.width));
           // Records start on 8-byte boundaries.
-          onPick(Math.floor((low + fraction * (high - low)) / 8) * 8);
+          onPick(Math.floor((low + at * (high - low)) / 8) * 8);
         }}
       >
         <div
           className="lsn-range-readable"
           style={{ left: position(marks.minReadable), right: 0 }}
         />
-        {list.map((mark, i) => (
+        {list.map((mark) => (
           <div
             key={`${mark.className}-${mark.label}-${mark.lsn}`}
             className={`lsn-mark ${mark.className}`}
             style={{ left: position(mark.lsn) }}
+            title={`${mark.label} ${formatLsn(mark.lsn)}`}
+          />
+        ))}
+        {labels.map((label) => (
+          <span
+            key={`label-${label.lsn}`}
+            className={`lsn-label ${label.row}`}
+            style={{ left: `${label.leftPx}px` }}
           >
-            <span className={`lsn-label ${i % 2 === 0 ? "above" : "below"}`}>
-              {mark.label} <span className="mono">{formatLsn(mark.lsn)}</span>
-            </span>
-          </div>
+            {label.text}
+          </span>
         ))}
         {picked != null ? (
           <div className="lsn-mark m-picked" style={{ left: position(picked) }} />

@@ -30,7 +30,7 @@ export function layerSetFromRows(rows: Iterable<LayerRow>, count: number): Layer
       tier: TIERS[row.tier],
       level: row.level,
       covered: row.visibility === "Covered",
-      remote: false,
+      remote: row.residence === "evicted",
       size: row.sizeBytes,
       generation: row.generation,
     });
