@@ -385,14 +385,16 @@ export async function runGetPageLatestLsn(
       }
     }
     const startedAt = performance.now();
+    const cpuAtStart = process.cpuUsage();
     for (const client of clients) client.start(startedAt);
     await waitForEnd(options.runtimeMs, stopSignal);
     const elapsedMs = performance.now() - startedAt;
+    const cpu = process.cpuUsage(cpuAtStart);
     await Promise.race([
       Promise.all(clients.map((client) => client.stop())),
       new Promise((resolve) => setTimeout(resolve, DRAIN_TIMEOUT_MS).unref()),
     ]);
-    return summarize(options, targets, clients, elapsedMs);
+    return summarize(options, targets, clients, elapsedMs, (cpu.user + cpu.system) / 1000);
   } finally {
     for (const connection of connections) connection.destroy();
   }
@@ -423,6 +425,7 @@ function summarize(
   targets: readonly Target[],
   clients: readonly BenchClient[],
   elapsedMs: number,
+  clientCpuMs: number,
 ): GetPageLatestLsnResult {
   const total = new LatencyHistogram();
   let missed = 0;
@@ -466,6 +469,8 @@ function summarize(
       num_clients: options.numClients,
       queue_depth: options.queueDepth,
       relation_blocks: targets.reduce((sum, target) => sum + target.blocks.blocks, 0),
+      // Whether the load generator itself was the limit: its CPU per answered request.
+      client_cpu_us_per_request: total.count === 0 ? 0 : round((clientCpuMs * 1000) / total.count),
     },
     errors,
     firstError,
