@@ -5,7 +5,7 @@
 import type { AppRouter } from "@pageserver/api";
 import { LSN_MAX, type Lsn, parseLsn, type RelTag } from "@pageserver/engine";
 import { createTRPCClient, httpBatchLink } from "@trpc/client";
-import type { Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import { PageServiceClient } from "../../apps/pageserver/src/cli/page_service_client.ts";
 import type { PageserverHandle } from "../harness/pageserver_process.ts";
 
@@ -41,6 +41,30 @@ export async function waitFor<T>(
     if (Date.now() > deadline)
       throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${last})` : ""}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
+ * Waits until the element's text is `expected` (or matches it) and returns the text. A status
+ * element that is reused (the same error slot after a second failing click) still shows the
+ * previous message for a moment: reading it once would race.
+ */
+export async function textMatching(locator: Locator, expected: string | RegExp): Promise<string> {
+  let last: string | null = null;
+  try {
+    return await waitFor(
+      `text ${expected}`,
+      async () => {
+        last = await locator.textContent({ timeout: 1000 }).catch(() => null);
+        if (last === null) return undefined;
+        return (typeof expected === "string" ? last === expected : expected.test(last))
+          ? last
+          : undefined;
+      },
+      60_000,
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; the element showed ${JSON.stringify(last)}`);
   }
 }
 

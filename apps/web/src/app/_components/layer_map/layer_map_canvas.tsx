@@ -6,12 +6,13 @@
  * animation frame whenever the set, the view or the colouring changes, at most once per frame.
  *
  * For tests and the benchmark the canvas exposes, in its dataset: `layerCount` (historic layers
- * in the map), `drawnCount` (rectangles drawn in the last frame), `frames`, `drawMs` (last
+ * in the map), `drawnCount` (layers drawn by the last render of the layer raster, see
+ * lib/layer_raster.ts: panning reuses it), `frames`, `renders` (of the raster), `drawMs` (last
  * frame); it marks `layer-map:first-paint` once per new set, and appends each frame's draw time
  * to `window.__layerMapDrawTimes` when that array exists (with `window.__layerMapFlush` set, a
  * 1-pixel read forces the canvas to rasterise inside the timed section).
  */
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { describeKey } from "~/lib/key";
 import {
   axisPositions,
@@ -21,7 +22,6 @@ import {
   type ColourBy,
   drawAxes,
   drawBands,
-  drawLayers,
   drawMarks,
   drawSelection,
   fitView,
@@ -34,6 +34,7 @@ import {
   TIER_COLOURS,
   type View,
 } from "~/lib/layer_map_renderer";
+import { LayerRaster } from "~/lib/layer_raster";
 import { type LayerSet, TIER_FROZEN, TIER_NAMES, TIER_OPEN } from "~/lib/layer_set";
 import { formatBytes, formatLsn } from "~/lib/lsn";
 
@@ -94,6 +95,7 @@ export function LayerMapCanvas(props: LayerMapCanvasProps) {
   const lastAxis = useRef(lsnAxis);
   const frameRef = useRef(0);
   const paintedSet = useRef<LayerSet | null>(null);
+  const rasterRef = useRef(new LayerRaster());
   const drag = useRef<{ x: number; y: number; view: View; moved: boolean } | null>(null);
 
   const plot: Plot = useMemo(
@@ -123,7 +125,9 @@ export function LayerMapCanvas(props: LayerMapCanvasProps) {
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
     context.fillStyle = "#0b1120";
     context.fillRect(0, 0, width, height);
-    const stats = drawLayers(context, set, groups, axis, viewRef.current, plot);
+    const raster = rasterRef.current;
+    raster.draw(context, set, groups, axis, viewRef.current, plot, ratio);
+    const stats = { ...raster.stats };
     stats.drawn += drawBands(context, bands, axis, viewRef.current, plot);
     drawMarks(context, marks, axis, viewRef.current, plot);
     drawSelection(context, set, axis, viewRef.current, plot, selected);
@@ -134,6 +138,7 @@ export function LayerMapCanvas(props: LayerMapCanvasProps) {
     canvas.dataset.drawnCount = String(stats.drawn);
     canvas.dataset.historicDrawnCount = String(stats.historicDrawn);
     canvas.dataset.frames = String(Number(canvas.dataset.frames ?? 0) + 1);
+    canvas.dataset.renders = String(raster.renders);
     window.__layerMapDrawTimes?.push(elapsed);
     if (paintedSet.current !== set) {
       paintedSet.current = set;
@@ -145,20 +150,28 @@ export function LayerMapCanvas(props: LayerMapCanvasProps) {
     }
   }, [set, groups, axis, plot, marks, bands, width, height, selected]);
 
+  // The frame runs the newest draw: a frame requested before a re-render (a new width, a new
+  // set) must not paint with the closure of the render that requested it.
+  const drawRef = useRef(draw);
+  drawRef.current = draw;
   const schedule = useCallback(() => {
-    if (frameRef.current === 0) frameRef.current = requestAnimationFrame(draw);
-  }, [draw]);
+    if (frameRef.current === 0) frameRef.current = requestAnimationFrame(() => drawRef.current());
+  }, []);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: redraw whenever draw's inputs change
   useEffect(() => {
     schedule();
-  }, [schedule]);
+  }, [draw, schedule]);
 
   useEffect(() => () => cancelAnimationFrame(frameRef.current), []);
 
-  // Track the wrapper's width.
-  useEffect(() => {
+  // Track the wrapper's width; measured before the first frame, so that frame is not wasted on a
+  // guessed width.
+  useLayoutEffect(() => {
     const wrapper = wrapperRef.current;
     if (!wrapper) return;
+    const initial = Math.floor(wrapper.clientWidth);
+    if (initial > 0) setWidth(initial);
     const observer = new ResizeObserver((entries) => {
       const next = Math.floor(entries[0]?.contentRect.width ?? 900);
       if (next > 0) setWidth(next);
