@@ -31,7 +31,7 @@ import {
   type PagestreamProtocolVersion,
   type PagestreamRequest,
 } from "./pagestream_codec.ts";
-import { PagestreamHandler } from "./pagestream_handler.ts";
+import { PagestreamHandler, type PagestreamResponseFrame } from "./pagestream_handler.ts";
 import {
   encodeAuthenticationCleartextPassword,
   encodeAuthenticationOk,
@@ -67,7 +67,9 @@ export class PageServiceConnection {
   private phase: Phase = "startup";
   private claims: Claims | null = null;
   private stream: { handler: PagestreamHandler; version: PagestreamProtocolVersion } | null = null;
-  private readonly queue: Array<PagestreamRequest | PagestreamDecodeError> = [];
+  private queue: Array<PagestreamRequest | PagestreamDecodeError> = [];
+  /** Whether `queue` holds a decode error (the rare case that needs the slow path). */
+  private queueHasErrors = false;
   private serving = false;
   private paused = false;
   private streamEnding = false;
@@ -321,6 +323,7 @@ export class PageServiceConnection {
     } catch (error) {
       if (!(error instanceof PagestreamDecodeError)) throw error;
       this.queue.push(error);
+      this.queueHasErrors = true;
     }
     if (this.queue.length >= QUEUE_REQUESTS_MAX && !this.paused) {
       this.paused = true;
@@ -346,16 +349,29 @@ export class PageServiceConnection {
         if (this.streamEnding) this.endStream();
         return;
       }
-      const batch = this.queue.splice(0, this.queue.length);
+      // Take the whole queue (swap, no copy); requests arriving meanwhile start the next one.
+      const batch = this.queue;
+      const hasErrors = this.queueHasErrors;
+      this.queue = [];
+      this.queueHasErrors = false;
       if (this.paused) {
         this.paused = false;
         this.socket.resume();
       }
-      const responses = await this.serveBatch(batch);
+      const responses = hasErrors
+        ? await this.serveBatch(batch)
+        : await this.stream.handler.serve(batch as PagestreamRequest[]);
       if ((this.phase as Phase) === "closed") return;
       this.socket.cork();
       let writable = true;
-      for (const response of responses) writable = this.socket.write(response);
+      for (const response of responses) {
+        if (response instanceof Uint8Array) {
+          writable = this.socket.write(response);
+        } else {
+          this.socket.write(response[0]);
+          writable = this.socket.write(response[1]);
+        }
+      }
       this.socket.uncork();
       if (!writable)
         await new Promise<void>((resolve) => this.socket.once("drain", () => resolve()));
@@ -364,8 +380,8 @@ export class PageServiceConnection {
 
   private async serveBatch(
     batch: Array<PagestreamRequest | PagestreamDecodeError>,
-  ): Promise<Buffer[]> {
-    const responses: Buffer[] = [];
+  ): Promise<PagestreamResponseFrame[]> {
+    const responses: PagestreamResponseFrame[] = [];
     let run: PagestreamRequest[] = [];
     const flushRun = async () => {
       if (run.length > 0) responses.push(...(await this.stream!.handler.serve(run)));

@@ -36,7 +36,7 @@ import {
   encodeDbSizeResponse,
   encodeErrorResponse,
   encodeExistsResponse,
-  encodeGetPageResponse,
+  encodeGetPageResponseHeader,
   encodeGetSlruSegmentResponse,
   encodeNblocksResponse,
   type PagestreamGetPageRequest,
@@ -45,6 +45,15 @@ import {
 } from "./pagestream_codec.ts";
 
 const ZERO_PAGE = Buffer.alloc(BLCKSZ);
+
+/**
+ * One framed response: a buffer, or, for a GetPage, the 47-byte header and the page itself,
+ * written back to back (writev) so that the page is never copied: the read path hands us a
+ * buffer of our own (a fresh read, never a view of a cache), so it can go to the socket as is.
+ */
+export type PagestreamResponseFrame = Buffer | readonly [Buffer, Buffer];
+/** Relation sizes kept per connection before the cache starts over. */
+const RELATION_SIZES_CACHED_MAX = 10_000;
 
 const SMGR_TYPE: Record<PagestreamRequest["kind"], SmgrQueryType> = {
   Exists: "get_rel_exists",
@@ -62,29 +71,69 @@ export interface PagestreamHandlerOptions {
   readonly maxBatchSize: number;
 }
 
-/** Relation sizes at one LSN, cached while the timeline stays there (the idle, common case). */
+/**
+ * Relation sizes at one LSN, cached while the timeline stays there (the idle, common case).
+ * `peek` answers from the cache without a promise (the GetPage hot path); `load` reads on a miss.
+ */
 class RelSizeCache {
   private lsn: Lsn = LSN_INVALID;
   private readonly sizes = new Map<Key, number | null>();
 
-  async get(timeline: Timeline, key: Key, lsn: Lsn): Promise<number | null> {
+  /** The cached size (null: no such relation), or undefined when not cached at `lsn`. */
+  peek(key: Key, lsn: Lsn): number | null | undefined {
+    if (lsn !== this.lsn) {
+      this.sizes.clear();
+      this.lsn = lsn;
+      return undefined;
+    }
+    return this.sizes.get(key);
+  }
+
+  async load(timeline: Timeline, key: Key, lsn: Lsn): Promise<number | null> {
+    const value = await getOptional(timeline, key, lsn);
+    const size = value ? decodeBlockCount(value) : null;
     if (lsn !== this.lsn) {
       this.sizes.clear();
       this.lsn = lsn;
     }
-    const cached = this.sizes.get(key);
-    if (cached !== undefined) return cached;
-    const value = await getOptional(timeline, key, lsn);
-    const size = value ? decodeBlockCount(value) : null;
-    if (this.sizes.size > 10_000) this.sizes.clear();
+    if (this.sizes.size > RELATION_SIZES_CACHED_MAX) this.sizes.clear();
     this.sizes.set(key, size);
     return size;
+  }
+}
+
+/**
+ * The size key of the relation of the last request: consecutive GetPages mostly name the same
+ * relation, and building a key string costs more than comparing four numbers.
+ */
+class RelSizeKeyMemo {
+  private spcNode = -1;
+  private dbNode = -1;
+  private relNode = -1;
+  private forkNum = -1;
+  private key = "" as Key;
+
+  of(rel: PagestreamGetPageRequest["rel"]): Key {
+    if (
+      rel.relNode !== this.relNode ||
+      rel.dbNode !== this.dbNode ||
+      rel.spcNode !== this.spcNode ||
+      rel.forkNum !== this.forkNum
+    ) {
+      this.spcNode = rel.spcNode;
+      this.dbNode = rel.dbNode;
+      this.relNode = rel.relNode;
+      this.forkNum = rel.forkNum;
+      this.key = relSizeKey(rel);
+    }
+    return this.key;
   }
 }
 
 export class PagestreamHandler {
   private readonly options: PagestreamHandlerOptions;
   private readonly relSizes = new RelSizeCache();
+  private readonly sizeKeys = new RelSizeKeyMemo();
 
   constructor(options: PagestreamHandlerOptions) {
     this.options = options;
@@ -115,8 +164,8 @@ export class PagestreamHandler {
     return (requestLsn < last ? requestLsn : last) as Lsn;
   }
 
+  /** Waits for `lsn` to arrive; callers skip the call (and its promise) when it is there. */
   private async waitFor(lsn: Lsn): Promise<void> {
-    if (lsn <= this.timeline.lastRecordLsn) return;
     const started = performance.now();
     try {
       await this.timeline.waitLsn(lsn, this.options.waitLsnTimeoutMs);
@@ -132,12 +181,32 @@ export class PagestreamHandler {
     }
   }
 
-  private async relationSize(rel: PagestreamGetPageRequest["rel"], lsn: Lsn): Promise<number> {
-    const size = await this.relSizes.get(this.timeline, relSizeKey(rel), lsn);
+  /** The relation's size in blocks; a number without a promise when it is cached. */
+  private relationSize(rel: PagestreamGetPageRequest["rel"], lsn: Lsn): number | Promise<number> {
+    const key = this.sizeKeys.of(rel);
+    const cached = this.relSizes.peek(key, lsn);
+    if (cached !== undefined) return this.sizeOrMissing(rel, lsn, cached);
+    return this.relSizes
+      .load(this.timeline, key, lsn)
+      .then((size) => this.sizeOrMissing(rel, lsn, size));
+  }
+
+  private sizeOrMissing(
+    rel: PagestreamGetPageRequest["rel"],
+    lsn: Lsn,
+    size: number | null,
+  ): number {
     if (size !== null) return size;
     // Neon: the FSM and VM of a relation that lacks them have size 0.
     if (rel.forkNum === FSM_FORKNUM || rel.forkNum === VISIBILITYMAP_FORKNUM) return 0;
     throw new NotFoundError(`relation ${formatRelTag(rel)} not found at LSN ${formatLsn(lsn)}`);
+  }
+
+  private getPageResponse(
+    request: PagestreamGetPageRequest,
+    page: Buffer,
+  ): PagestreamResponseFrame {
+    return [encodeGetPageResponseHeader(this.options.version, request, { copyData: true }), page];
   }
 
   private errorResponse(request: PagestreamRequest, error: unknown): Buffer {
@@ -150,30 +219,33 @@ export class PagestreamHandler {
 
   /**
    * Serves `requests` (in arrival order) and returns the framed responses, in the same order.
-   * Consecutive GetPages are batched.
+   * Consecutive GetPages are batched; a batch ends at `maxBatchSize`, at a request of another
+   * kind, or at a page already in it (it may be wanted at another LSN).
    */
-  async serve(requests: readonly PagestreamRequest[]): Promise<Buffer[]> {
-    const responses: Buffer[] = [];
+  async serve(requests: readonly PagestreamRequest[]): Promise<PagestreamResponseFrame[]> {
+    const responses: PagestreamResponseFrame[] = new Array(requests.length);
+    const keys: Key[] = [];
     let i = 0;
     while (i < requests.length) {
       const request = requests[i]!;
       if (request.kind !== "GetPage") {
-        responses.push(await this.serveOne(request));
+        responses[i] = await this.serveOne(request);
         i++;
         continue;
       }
-      const batch: PagestreamGetPageRequest[] = [];
-      const seen = new Set<string>();
-      while (i < requests.length && batch.length < this.options.maxBatchSize) {
+      const start = i;
+      keys.length = 0;
+      while (i < requests.length && i - start < this.options.maxBatchSize) {
         const next = requests[i]!;
         if (next.kind !== "GetPage") break;
-        const id = `${formatRelTag(next.rel)}#${next.blkno}`;
-        if (seen.has(id)) break; // The same page twice: a new batch (it may be at another LSN).
-        seen.add(id);
-        batch.push(next);
+        const key = relBlockKey(next.rel, next.blkno);
+        if (keys.includes(key)) break; // Linear: a batch holds at most 32.
+        keys.push(key);
         i++;
       }
-      responses.push(...(await this.serveGetPageBatch(batch)));
+      const batch = requests.slice(start, i) as PagestreamGetPageRequest[];
+      const done = this.serveGetPageBatch(batch, keys, responses, start);
+      if (done !== null) await done;
     }
     return responses;
   }
@@ -185,7 +257,7 @@ export class PagestreamHandler {
     const timeline = this.timeline;
     try {
       const lsn = this.effectiveLsn(request);
-      await this.waitFor(lsn);
+      if (lsn > this.timeline.lastRecordLsn) await this.waitFor(lsn);
       const started = performance.now();
       let response: Buffer;
       switch (request.kind) {
@@ -240,90 +312,213 @@ export class PagestreamHandler {
     }
   }
 
-  /** One batch of GetPages: effective LSNs, one wait, vectored reads per distinct LSN. */
-  private async serveGetPageBatch(batch: readonly PagestreamGetPageRequest[]): Promise<Buffer[]> {
+  /**
+   * One batch of GetPages: effective LSNs, one wait, vectored reads per distinct LSN. Writes
+   * the responses into `out` from `at`; returns null when it finished without waiting (a
+   * resident, cached batch at an LSN that has arrived: no promise on the hot path).
+   */
+  private serveGetPageBatch(
+    batch: readonly PagestreamGetPageRequest[],
+    keys: readonly Key[],
+    out: PagestreamResponseFrame[],
+    at: number,
+  ): Promise<void> | null {
+    const lsns: Array<Lsn | null> = new Array(batch.length);
+    let highest = LSN_INVALID;
+    let lowest = LSN_MAX;
+    for (let index = 0; index < batch.length; index++) {
+      const request = batch[index]!;
+      try {
+        const lsn = this.effectiveLsn(request);
+        lsns[index] = lsn;
+        if (lsn > highest) highest = lsn;
+        if (lsn < lowest) lowest = lsn;
+      } catch (error) {
+        lsns[index] = null;
+        out[at + index] = this.errorResponse(request, error);
+      }
+    }
+    if (highest > this.timeline.lastRecordLsn) {
+      return this.waitFor(highest).then(
+        async () => {
+          await this.readBatch(batch, keys, lsns, highest, lowest, out, at);
+        },
+        (error) => {
+          for (let index = 0; index < batch.length; index++)
+            out[at + index] ??= this.errorResponse(batch[index]!, error);
+        },
+      );
+    }
+    return this.readBatch(batch, keys, lsns, highest, lowest, out, at);
+  }
+
+  private readBatch(
+    batch: readonly PagestreamGetPageRequest[],
+    keys: readonly Key[],
+    lsns: ReadonlyArray<Lsn | null>,
+    highest: Lsn,
+    lowest: Lsn,
+    out: PagestreamResponseFrame[],
+    at: number,
+  ): Promise<void> | null {
     const { metrics } = this.options;
     const timeline = this.timeline;
-    const responses: Array<Buffer | null> = batch.map(() => null);
-    const lsns: Array<Lsn | null> = batch.map((request, index) => {
-      try {
-        return this.effectiveLsn(request);
-      } catch (error) {
-        responses[index] = this.errorResponse(request, error);
-        return null;
-      }
-    });
-    let highest = LSN_INVALID;
-    for (const lsn of lsns) if (lsn !== null && lsn > highest) highest = lsn;
-    try {
-      await this.waitFor(highest);
-    } catch (error) {
-      return batch.map((request, index) => responses[index] ?? this.errorResponse(request, error));
-    }
     metrics.batchSize.observe(batch.length);
     const started = performance.now();
+    const finish = () => {
+      const perPage = (performance.now() - started) / 1000 / batch.length;
+      metrics.observeSmgr(
+        "get_page_at_lsn",
+        timeline.tenantId,
+        timeline.timelineId,
+        perPage,
+        batch.length,
+      );
+    };
+    let pending: Promise<void> | null;
+    if (highest === lowest && batch.length <= GET_VECTORED_KEYS_MAX) {
+      // The common case (every request at the latest LSN): one read, no grouping.
+      const indexes: number[] = [];
+      for (let index = 0; index < batch.length; index++)
+        if (lsns[index] !== null) indexes.push(index);
+      pending =
+        indexes.length === 0 ? null : this.readPages(batch, keys, indexes, highest, out, at);
+    } else {
+      pending = this.readGroups(batch, keys, lsns, out, at);
+    }
+    if (pending === null) {
+      finish();
+      return null;
+    }
+    return pending.then(finish);
+  }
+
+  /** Requests at different LSNs: one vectored read per LSN (at most 32 keys each). */
+  private async readGroups(
+    batch: readonly PagestreamGetPageRequest[],
+    keys: readonly Key[],
+    lsns: ReadonlyArray<Lsn | null>,
+    out: PagestreamResponseFrame[],
+    at: number,
+  ): Promise<void> {
     const groups = new Map<Lsn, number[]>();
-    for (const [index, lsn] of lsns.entries()) {
-      if (lsn === null) continue;
+    for (let index = 0; index < batch.length; index++) {
+      const lsn = lsns[index];
+      if (lsn === null || lsn === undefined) continue;
       let group = groups.get(lsn);
       if (!group) groups.set(lsn, (group = []));
       group.push(index);
     }
     for (const [lsn, indexes] of groups) {
-      for (let at = 0; at < indexes.length; at += GET_VECTORED_KEYS_MAX) {
-        await this.readPages(batch, indexes.slice(at, at + GET_VECTORED_KEYS_MAX), lsn, responses);
+      for (let from = 0; from < indexes.length; from += GET_VECTORED_KEYS_MAX) {
+        const read = this.readPages(
+          batch,
+          keys,
+          indexes.slice(from, from + GET_VECTORED_KEYS_MAX),
+          lsn,
+          out,
+          at,
+        );
+        if (read !== null) await read;
       }
     }
-    const perPage = (performance.now() - started) / 1000 / Math.max(1, batch.length);
-    metrics.observeSmgr(
-      "get_page_at_lsn",
-      timeline.tenantId,
-      timeline.timelineId,
-      perPage,
-      batch.length,
-    );
-    return responses.map((response) => response!);
   }
 
-  private async readPages(
+  /**
+   * Reads the pages of `indexes` at `lsn`: the size check (a zero page past the end), then one
+   * vectored read of the rest. Sizes come from the cache without a promise when they can.
+   */
+  private readPages(
     batch: readonly PagestreamGetPageRequest[],
+    keys: readonly Key[],
     indexes: readonly number[],
     lsn: Lsn,
-    responses: Array<Buffer | null>,
-  ): Promise<void> {
-    const { version, metrics } = this.options;
-    const wanted: Array<{ index: number; key: Key }> = [];
+    out: PagestreamResponseFrame[],
+    at: number,
+  ): Promise<void> | null {
+    const wanted: number[] = [];
+    let sizesPending: Array<Promise<void>> | null = null;
     for (const index of indexes) {
       const request = batch[index]!;
       try {
         if (request.rel.relNode === 0) throw new InvalidArgumentError("invalid relnode 0");
-        if (request.blkno >= (await this.relationSize(request.rel, lsn))) {
-          responses[index] = encodeGetPageResponse(version, request, ZERO_PAGE, { copyData: true });
+        const size = this.relationSize(request.rel, lsn);
+        if (typeof size === "number") {
+          if (request.blkno >= size) {
+            out[at + index] = this.getPageResponse(request, ZERO_PAGE);
+          } else {
+            wanted.push(index);
+          }
           continue;
         }
-        wanted.push({ index, key: relBlockKey(request.rel, request.blkno) });
+        // A size to read first: settle it, then decide (keeps the request order for `wanted`).
+        wanted.push(index);
+        (sizesPending ??= []).push(
+          size.then(
+            (blocks) => {
+              if (request.blkno >= blocks) {
+                out[at + index] = this.getPageResponse(request, ZERO_PAGE);
+              }
+            },
+            (error) => {
+              out[at + index] = this.errorResponse(request, error);
+            },
+          ),
+        );
       } catch (error) {
-        responses[index] = this.errorResponse(request, error);
+        out[at + index] = this.errorResponse(request, error);
       }
     }
+    if (sizesPending !== null) {
+      return Promise.all(sizesPending).then(() =>
+        this.readValues(
+          batch,
+          keys,
+          wanted.filter((index) => out[at + index] === undefined),
+          lsn,
+          out,
+          at,
+        ),
+      );
+    }
+    if (wanted.length === 0) return null;
+    return this.readValues(batch, keys, wanted, lsn, out, at);
+  }
+
+  private async readValues(
+    batch: readonly PagestreamGetPageRequest[],
+    keys: readonly Key[],
+    wanted: readonly number[],
+    lsn: Lsn,
+    out: PagestreamResponseFrame[],
+    at: number,
+  ): Promise<void> {
     if (wanted.length === 0) return;
+    const { metrics } = this.options;
     const stats = { layersVisited: 0, valuesRead: 0, recordsApplied: 0 };
-    const values = await this.timeline.getVectored(
-      wanted.map((w) => w.key),
-      lsn,
-      stats,
-    );
+    const wantedKeys: Key[] = new Array(wanted.length);
+    for (let i = 0; i < wanted.length; i++) wantedKeys[i] = keys[wanted[i]!]!;
+    let values: Awaited<ReturnType<Timeline["getVectored"]>>;
+    try {
+      values = await this.timeline.getVectored(wantedKeys, lsn, stats);
+    } catch (error) {
+      // The read as a whole failed (the timeline is shutting down, a broken layer…): every
+      // request of it gets the Error response, the stream goes on.
+      for (const index of wanted) out[at + index] = this.errorResponse(batch[index]!, error);
+      return;
+    }
     metrics.layersPerRead.observe(stats.layersVisited);
-    for (const { index, key } of wanted) {
+    for (let i = 0; i < wanted.length; i++) {
+      const index = wanted[i]!;
       const request = batch[index]!;
-      const value = values.get(key)!;
+      const value = values.get(wantedKeys[i]!)!;
       if (value instanceof MissingKeyError) {
         // Below the relation size but never written: PostgreSQL extended with zero pages.
-        responses[index] = encodeGetPageResponse(version, request, ZERO_PAGE, { copyData: true });
+        out[at + index] = this.getPageResponse(request, ZERO_PAGE);
       } else if (value instanceof Error) {
-        responses[index] = this.errorResponse(request, value);
+        out[at + index] = this.errorResponse(request, value);
       } else if (value.length !== BLCKSZ) {
-        responses[index] = this.errorResponse(
+        out[at + index] = this.errorResponse(
           request,
           new PageserverError(
             "PS_ERR_BAD_PAGE",
@@ -331,7 +526,7 @@ export class PagestreamHandler {
           ),
         );
       } else {
-        responses[index] = encodeGetPageResponse(version, request, value, { copyData: true });
+        out[at + index] = this.getPageResponse(request, value);
       }
     }
   }

@@ -57,6 +57,30 @@ export interface LayerEntry {
 
 const target = new EntryTarget();
 
+/**
+ * Blob buffers are carved from 256 KiB slabs, as Node's own pool carves small buffers: a page
+ * read (8,197 bytes with its checksum) is too big for that pool, and a separate allocation per
+ * read measured about 1 µs more than a carve, on the GetPage hot path. Slabs are never reused
+ * (the GC frees one when its last blob is dropped), so a returned blob is the caller's to keep;
+ * the price is that a blob kept long holds its whole slab. Values are short-lived (copied into a
+ * response, a new layer or a decoded structure), so that is rare; big blobs get their own buffer.
+ */
+const BLOB_SLAB_BYTES = 256 * 1024;
+const BLOB_CARVE_BYTES_MAX = 16 * 1024;
+let blobSlab = Buffer.allocUnsafeSlow(BLOB_SLAB_BYTES);
+let blobSlabOffset = 0;
+
+function allocateBlob(size: number): Buffer {
+  if (size > BLOB_CARVE_BYTES_MAX) return Buffer.allocUnsafe(size);
+  if (blobSlabOffset + size > BLOB_SLAB_BYTES) {
+    blobSlab = Buffer.allocUnsafeSlow(BLOB_SLAB_BYTES);
+    blobSlabOffset = 0;
+  }
+  const blob = blobSlab.subarray(blobSlabOffset, blobSlabOffset + size);
+  blobSlabOffset += (size + 7) & ~7; // 8-byte aligned carves
+  return blob;
+}
+
 export class LayerFileReader {
   readonly path: string;
   readonly summary: LayerFileSummary;
@@ -214,7 +238,7 @@ export class LayerFileReader {
     ) {
       this.corrupt(`value at ${blobOffset} (+${length}) out of range`);
     }
-    const blob = Buffer.allocUnsafe(length + BLOB_CHECKSUM_SIZE);
+    const blob = allocateBlob(length + BLOB_CHECKSUM_SIZE);
     this.io.files.readExact(this.fileId, blob, 0, blob.length, blobOffset);
     const payload = blob.subarray(0, length);
     if (crc32(payload) !== blob.readUInt32BE(length))

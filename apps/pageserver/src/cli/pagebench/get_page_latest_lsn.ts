@@ -316,27 +316,19 @@ class BenchClient {
     const sentAt = performance.now();
     this.inFlight++;
     this.sent++;
-    this.stream
-      .request({
-        kind: "GetPage",
-        rel: this.pick.run.rel,
-        blkno: this.pick.block,
-        requestLsn,
-        notModifiedSince: blocks.atLsn,
-      })
-      .then(
-        (response) => {
-          if (response.kind === "Error") this.onError(response.message);
-          else if (!this.stopped) this.result.histogram.record((performance.now() - sentAt) * 1000);
-          this.settled();
-        },
-        (error: Error) => {
-          this.onError(error.message);
-          // The stream is broken: nothing more can be sent on it.
-          this.stopped = true;
-          this.settled();
-        },
-      );
+    this.stream.getPageRequest(this.pick.run.rel, this.pick.block, requestLsn, blocks.atLsn).then(
+      (response) => {
+        if (response.kind === "Error") this.onError(response.message);
+        else if (!this.stopped) this.result.histogram.record((performance.now() - sentAt) * 1000);
+        this.settled();
+      },
+      (error: Error) => {
+        this.onError(error.message);
+        // The stream is broken: nothing more can be sent on it.
+        this.stopped = true;
+        this.settled();
+      },
+    );
   }
 
   private onError(message: string): void {
