@@ -6,82 +6,17 @@
  * model up to disk_consistent_lsn, then let the child finish and compare the final state.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync } from "node:fs";
-import path from "node:path";
 import { test } from "node:test";
 import { generateTenantId, generateTimelineId } from "../src/ids.ts";
-import { formatLsn, type Lsn } from "../src/lsn.ts";
 import { BOOTSTRAP_INITDB_LSN } from "../src/tenant/tenant.ts";
 import { TenantManager } from "../src/tenant/tenant_manager.ts";
-import type { Timeline } from "../src/timeline/timeline.ts";
 import { generatorParamsSchema, WalGenerator } from "../src/wal_generator/wal_generator.ts";
+import { checkTimeline, findTempFiles, startChild } from "./crash_support.ts";
 import { GeneratorModel } from "./generator_model.ts";
 import { rng, seedFromEnv, tempDirectory, testIo } from "./helpers.ts";
 
-const CHILD = path.join(import.meta.dirname, "fixtures", "ingest_child.ts");
 const ROUNDS = 20;
 const TRANSACTIONS = 12_000;
-
-function startChild(args: string[]): {
-  child: ChildProcess;
-  started: Promise<void>;
-  exited: Promise<number | null>;
-} {
-  const child = spawn(process.execPath, ["--import", "tsx", CHILD, ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const started = new Promise<void>((resolve) => {
-    child.stdout!.on("data", (chunk: Buffer) => {
-      if (chunk.toString().includes("started")) resolve();
-    });
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, started, exited };
-}
-
-function findTempFiles(directory: string): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync(directory, { withFileTypes: true, recursive: true })) {
-    if (entry.name.endsWith("___temp") || entry.name.startsWith("ephemeral-"))
-      found.push(entry.name);
-  }
-  return found;
-}
-
-async function checkTimeline(
-  timeline: Timeline,
-  model: GeneratorModel,
-  random: () => number,
-  seed: number,
-): Promise<number> {
-  const dcl = timeline.diskConsistentLsn;
-  model.advanceTo(Math.max(0, model.generator.firstTransactionAfter(dcl)));
-  let checked = 0;
-  for (const key of model.versions.keys()) {
-    const lsns = model.lsnsOf(key).filter((lsn) => lsn <= dcl);
-    // Every key at disk_consistent_lsn, plus a few of its versions and the LSN just below each.
-    const probes = new Set<Lsn>([dcl]);
-    for (let i = 0; i < 3 && lsns.length > 0; i++) {
-      const lsn = lsns[Math.floor(random() * lsns.length)]!;
-      probes.add(lsn);
-      probes.add((lsn - 1) as Lsn);
-    }
-    for (const lsn of probes) {
-      if (lsn < BOOTSTRAP_INITDB_LSN) continue;
-      const expected = model.valueAt(key, lsn);
-      const actual = (await timeline.getVectored([key], lsn)).get(key)!;
-      const where = `seed ${seed}: key ${key} at ${formatLsn(lsn)} (disk_consistent_lsn ${formatLsn(dcl)})`;
-      if (expected === null) assert.ok(actual instanceof Error, `${where}: expected no value`);
-      else {
-        assert.ok(!(actual instanceof Error), `${where}: ${(actual as Error).message}`);
-        assert.ok(actual.equals(expected), `${where}: bytes differ`);
-      }
-      checked++;
-    }
-  }
-  return checked;
-}
 
 test("SIGKILL during ingest loses nothing at or below disk_consistent_lsn", {
   timeout: 600_000,
