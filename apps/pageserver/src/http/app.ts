@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { type AuthError, type Claims, checkPermission, verifyToken } from "../auth/jwt.ts";
 import type { PageserverContext } from "../pageserver_context.ts";
 import { messageOf, statusOf } from "./api_error.ts";
+import { lsnRoutes } from "./routes/lsn_routes.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { tenantRoutes } from "./routes/tenants.ts";
 import { timelineRoutes } from "./routes/timelines.ts";
@@ -101,6 +102,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   await app.register(statusRoutes, { context });
   await app.register(tenantRoutes, { context });
   await app.register(timelineRoutes, { context });
+  await app.register(lsnRoutes, { context });
   for (const plugin of options.plugins ?? []) await plugin(app);
   return app;
 }
