@@ -241,6 +241,120 @@ describe("page service", () => {
     client.close();
   });
 
+  test("metrics: Neon's page-service series are exported and count what was served", async () => {
+    const scrape = async () => (await node.request<string>("GET", "/metrics")).body;
+    const value = (text: string, name: string, ...labels: string[]): number => {
+      let total = 0;
+      for (const line of text.split("\n")) {
+        if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+        if (labels.every((label) => line.includes(label)))
+          total += Number(line.slice(line.lastIndexOf(" ") + 1));
+      }
+      return total;
+    };
+    const onTimeline = `timeline_id="${timelineId}"`;
+    const before = await scrape();
+    const client = await openStream(port, tenant, timelineId);
+    // Five GetPages in one write (one batch; the repeated page starts a second one), an Exists.
+    const frames = [0, 1, 2, 2, 3].map((blk, i) =>
+      RawPgClient.typed("d", encodePagestreamRequest(3, getPage(500 + i, HISTORY, blk))),
+    );
+    frames.push(
+      RawPgClient.typed(
+        "d",
+        encodePagestreamRequest(3, {
+          kind: "Exists",
+          ...pagestreamRequestHeader(510, LSN_MAX, 0 as Lsn),
+          rel: HISTORY,
+        }),
+      ),
+    );
+    client.write(Buffer.concat(frames));
+    for (let i = 0; i < frames.length; i++) await response(client);
+    client.close();
+    const after = await scrape();
+    const delta = (name: string, ...labels: string[]) =>
+      value(after, name, ...labels) - value(before, name, ...labels);
+    assert.equal(delta("pageserver_compute_commands", 'command="PageStreamV3"'), 1);
+    assert.equal(
+      delta("pageserver_smgr_query_started_global_count", 'smgr_query_type="get_page_at_lsn"'),
+      5,
+    );
+    assert.equal(
+      delta("pageserver_smgr_query_started_global_count", 'smgr_query_type="get_rel_exists"'),
+      1,
+    );
+    assert.ok(
+      delta("pageserver_page_service_batch_break_reason", onTimeline) >= 2,
+      "every batch ends for a reason",
+    );
+    assert.ok(
+      delta(
+        "pageserver_page_service_batch_break_reason",
+        onTimeline,
+        'reason="same_page_at_different_lsn"',
+      ) +
+        delta("pageserver_page_service_batch_break_reason", onTimeline, 'reason="batch_full"') +
+        delta(
+          "pageserver_page_service_batch_break_reason",
+          onTimeline,
+          'reason="executor_steal"',
+        ) >=
+        1,
+    );
+    assert.equal(
+      delta("pageserver_page_service_pagestream_batch_wait_time_seconds_count", onTimeline),
+      6,
+    );
+    assert.ok(
+      delta("pageserver_get_vectored_seconds_count", 'task_kind="PageRequestHandler"') >= 1,
+    );
+    assert.equal(
+      value(after, "pageserver_page_service_config_max_batch_size", 'mode="pipelined"'),
+      32,
+    );
+    assert.match(
+      after,
+      new RegExp(
+        `pageserver_page_service_pagestream_flush_in_progress_micros\\{[^}]*${onTimeline}`,
+      ),
+    );
+    // The §12 names this process exports.
+    for (const name of [
+      "pageserver_smgr_query_seconds",
+      "pageserver_smgr_query_seconds_global",
+      "pageserver_smgr_query_started_count",
+      "pageserver_smgr_query_started_global_count",
+      "pageserver_page_service_batch_size",
+      "pageserver_page_service_batch_break_reason",
+      "pageserver_page_service_batch_break_reason_global",
+      "pageserver_page_service_pagestream_batch_wait_time_seconds",
+      "pageserver_page_service_pagestream_batch_wait_time_seconds_global",
+      "pageserver_page_service_pagestream_flush_in_progress_micros",
+      "pageserver_page_service_pagestream_flush_in_progress_micros_global",
+      "pageserver_wait_lsn_seconds",
+      "pageserver_get_vectored_seconds",
+      "pageserver_layers_per_read",
+      "pageserver_compute_commands",
+      "pageserver_live_connections_started",
+      "pageserver_live_connections_finished",
+      "pageserver_layer_count",
+      "pageserver_layer_bytes",
+      "pageserver_resident_physical_size",
+      "pageserver_resident_physical_size_global",
+      "pageserver_timeline_ephemeral_bytes",
+      "pageserver_last_record_lsn",
+      "pageserver_disk_consistent_lsn",
+      "pageserver_storage_operations_seconds_global",
+      "pageserver_wal_ingest_bytes_received",
+      "pageserver_wal_ingest_records_received",
+      "pageserver_wal_ingest_records_committed",
+      "pageserver_wal_ingest_values_committed",
+    ]) {
+      assert.ok(after.includes(`# TYPE ${name} `), `${name} is exported`);
+    }
+  });
+
   test("concurrent clients read the same pages", async () => {
     const expected = await timeline.get(relBlockKey(HISTORY, 2), timeline.lastRecordLsn);
     await Promise.all(

@@ -24,6 +24,7 @@ import {
 import { type AuthError, type Claims, checkPermission, verifyToken } from "../auth/jwt.ts";
 import { checkLeasable } from "../http/routes/timelines.ts";
 import type { PageserverContext } from "../pageserver_context.ts";
+import type { PageServiceMetrics, PagestreamMetrics } from "./page_service_metrics.ts";
 import {
   decodePagestreamRequest,
   encodeDecodeErrorResponse,
@@ -66,17 +67,30 @@ export class PageServiceConnection {
   private readonly reader = new PgFrameReader();
   private phase: Phase = "startup";
   private claims: Claims | null = null;
-  private stream: { handler: PagestreamHandler; version: PagestreamProtocolVersion } | null = null;
+  private stream: {
+    handler: PagestreamHandler;
+    version: PagestreamProtocolVersion;
+    metrics: PagestreamMetrics;
+  } | null = null;
+  private readonly serviceMetrics: PageServiceMetrics;
   private queue: Array<PagestreamRequest | PagestreamDecodeError> = [];
   /** Whether `queue` holds a decode error (the rare case that needs the slow path). */
   private queueHasErrors = false;
+  /** When each queued request arrived (performance.now()), for the batch wait time. */
+  private arrivals: number[] = [];
   private serving = false;
   private paused = false;
   private streamEnding = false;
   readonly closed: Promise<void>;
 
-  constructor(socket: Socket, context: PageserverContext, authKeys: readonly KeyObject[] | null) {
+  constructor(
+    socket: Socket,
+    context: PageserverContext,
+    authKeys: readonly KeyObject[] | null,
+    serviceMetrics: PageServiceMetrics,
+  ) {
     this.socket = socket;
+    this.serviceMetrics = serviceMetrics;
     this.context = context;
     this.authKeys = authKeys;
     socket.setNoDelay(true);
@@ -241,6 +255,9 @@ export class PageServiceConnection {
           this.send(encodeCommandComplete("SELECT 1"), encodeReadyForQuery());
           return;
         case "PageStream":
+          this.serviceMetrics.command(
+            command.protocolVersion === 3 ? "PageStreamV3" : "PageStreamV2",
+          );
           this.authorize(command.tenantId);
           this.startStream(
             this.timelineOf(command.tenantId, command.timelineId),
@@ -248,6 +265,7 @@ export class PageServiceConnection {
           );
           return;
         case "LeaseLsn": {
+          this.serviceMetrics.command("LeaseLsn");
           this.authorize(command.tenantShardId.tenantId);
           const timeline = this.timelineOf(command.tenantShardId.tenantId, command.timelineId);
           const validUntil = this.renewLease(timeline, command.lsn);
@@ -261,6 +279,7 @@ export class PageServiceConnection {
         }
         case "BaseBackup":
         case "FullBackup":
+          this.serviceMetrics.command(command.kind === "BaseBackup" ? "Basebackup" : "Fullbackup");
           throw new PageServiceCommandError(
             `${command.kind === "BaseBackup" ? "basebackup" : "fullbackup"} is not supported by this pageserver yet`,
           );
@@ -300,12 +319,15 @@ export class PageServiceConnection {
   }
 
   private startStream(timeline: Timeline, version: PagestreamProtocolVersion): void {
+    const streamMetrics = this.serviceMetrics.forTimeline(timeline.tenantId, timeline.timelineId);
     this.stream = {
       version,
+      metrics: streamMetrics,
       handler: new PagestreamHandler({
         timeline,
         version,
         metrics: this.context.metrics,
+        streamMetrics,
         waitLsnTimeoutMs: this.context.config.waitLsnTimeoutMs,
         maxBatchSize: this.context.config.pipelining ? this.context.config.maxBatchSize : 1,
       }),
@@ -318,6 +340,7 @@ export class PageServiceConnection {
   private onCopyData(data: Buffer): void {
     if (this.phase !== "streaming" || !this.stream)
       throw new PgProtocolError("CopyData outside a pagestream");
+    this.arrivals.push(performance.now());
     try {
       this.queue.push(decodePagestreamRequest(data, this.stream.version));
     } catch (error) {
@@ -352,8 +375,17 @@ export class PageServiceConnection {
       // Take the whole queue (swap, no copy); requests arriving meanwhile start the next one.
       const batch = this.queue;
       const hasErrors = this.queueHasErrors;
+      const arrivals = this.arrivals;
       this.queue = [];
       this.queueHasErrors = false;
+      this.arrivals = [];
+      const { metrics } = this.stream;
+      const startedAt = performance.now();
+      for (const arrival of arrivals) {
+        const waitedSeconds = (startedAt - arrival) / 1000;
+        metrics.batchWait.observe(waitedSeconds);
+        metrics.batchWaitGlobal.observe(waitedSeconds);
+      }
       if (this.paused) {
         this.paused = false;
         this.socket.resume();
@@ -362,6 +394,9 @@ export class PageServiceConnection {
         ? await this.serveBatch(batch)
         : await this.stream.handler.serve(batch as PagestreamRequest[]);
       if ((this.phase as Phase) === "closed") return;
+      // Flush time, as Neon counts it apart from the smgr latency: handing the responses to the
+      // socket, and waiting for it to drain when the client reads slower than we answer.
+      const flushStarted = performance.now();
       this.socket.cork();
       let writable = true;
       for (const response of responses) {
@@ -375,6 +410,9 @@ export class PageServiceConnection {
       this.socket.uncork();
       if (!writable)
         await new Promise<void>((resolve) => this.socket.once("drain", () => resolve()));
+      const flushMicros = Math.round((performance.now() - flushStarted) * 1000);
+      metrics.flushMicros.value += flushMicros;
+      metrics.flushMicrosGlobal.value += flushMicros;
     }
   }
 

@@ -7,6 +7,7 @@ import type { KeyObject } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import type { PageserverContext } from "../pageserver_context.ts";
 import { PageServiceConnection } from "./connection.ts";
+import { PageServiceMetrics } from "./page_service_metrics.ts";
 
 export class PageService {
   private readonly context: PageserverContext;
@@ -15,10 +16,20 @@ export class PageService {
   private readonly connections = new Set<PageServiceConnection>();
   private accepting = false;
   private readonly waiting: Socket[] = [];
+  private readonly metrics: PageServiceMetrics;
 
   constructor(context: PageserverContext, authKeys: readonly KeyObject[] | null) {
     this.context = context;
     this.authKeys = authKeys;
+    this.metrics = PageServiceMetrics.of(context.metrics.registry, (tenantId, timelineId) =>
+      Boolean(
+        context.tenants
+          .tryGet(tenantId as Parameters<typeof context.tenants.tryGet>[0])
+          ?.timelines()
+          .some((timeline) => timeline.timelineId === timelineId),
+      ),
+    );
+    this.metrics.setMaxBatchSize(context.config.pipelining, context.config.maxBatchSize);
     this.server = createServer((socket) => this.onConnection(socket));
   }
 
@@ -47,7 +58,7 @@ export class PageService {
     }
     const { metrics } = this.context;
     metrics.connectionsStarted.inc({ pageserver_connection_kind: "page_service" });
-    const connection = new PageServiceConnection(socket, this.context, this.authKeys);
+    const connection = new PageServiceConnection(socket, this.context, this.authKeys, this.metrics);
     this.connections.add(connection);
     void connection.closed.then(() => {
       this.connections.delete(connection);

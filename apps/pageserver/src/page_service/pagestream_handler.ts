@@ -32,6 +32,7 @@ import {
   VISIBILITYMAP_FORKNUM,
 } from "@pageserver/engine";
 import type { PageserverMetrics, SmgrQueryType } from "../metrics/metrics.ts";
+import type { BatchBreakReason, PagestreamMetrics } from "./page_service_metrics.ts";
 import {
   encodeDbSizeResponse,
   encodeErrorResponse,
@@ -67,6 +68,8 @@ export interface PagestreamHandlerOptions {
   readonly timeline: Timeline;
   readonly version: PagestreamProtocolVersion;
   readonly metrics: PageserverMetrics;
+  /** This stream's children of the page service's own metrics. */
+  readonly streamMetrics: PagestreamMetrics;
   readonly waitLsnTimeoutMs: number;
   readonly maxBatchSize: number;
 }
@@ -235,14 +238,30 @@ export class PagestreamHandler {
       }
       const start = i;
       keys.length = 0;
-      while (i < requests.length && i - start < this.options.maxBatchSize) {
+      // Neon's reasons: the batch is full, the next request is not a GetPage or is the same
+      // page again, or nothing more has arrived ("executor steal": we take what is there).
+      let reason: BatchBreakReason = "executor_steal";
+      while (i < requests.length) {
+        if (i - start >= this.options.maxBatchSize) {
+          reason = "batch_full";
+          break;
+        }
         const next = requests[i]!;
-        if (next.kind !== "GetPage") break;
+        if (next.kind !== "GetPage") {
+          reason = "non_batchable_request";
+          break;
+        }
         const key = relBlockKey(next.rel, next.blkno);
-        if (keys.includes(key)) break; // Linear: a batch holds at most 32.
+        if (keys.includes(key)) {
+          reason = "same_page_at_different_lsn"; // Linear: a batch holds at most 32.
+          break;
+        }
         keys.push(key);
         i++;
       }
+      const { streamMetrics } = this.options;
+      streamMetrics.breakBatch(reason);
+      streamMetrics.getPageStartedGlobal.value += i - start;
       const batch = requests.slice(start, i) as PagestreamGetPageRequest[];
       const done = this.serveGetPageBatch(batch, keys, responses, start);
       if (done !== null) await done;
@@ -255,6 +274,7 @@ export class PagestreamHandler {
   ): Promise<Buffer> {
     const { version, metrics } = this.options;
     const timeline = this.timeline;
+    this.options.streamMetrics.started(SMGR_TYPE[request.kind]);
     try {
       const lsn = this.effectiveLsn(request);
       if (lsn > this.timeline.lastRecordLsn) await this.waitFor(lsn);
@@ -499,8 +519,10 @@ export class PagestreamHandler {
     const wantedKeys: Key[] = new Array(wanted.length);
     for (let i = 0; i < wanted.length; i++) wantedKeys[i] = keys[wanted[i]!]!;
     let values: Awaited<ReturnType<Timeline["getVectored"]>>;
+    const started = performance.now();
     try {
       values = await this.timeline.getVectored(wantedKeys, lsn, stats);
+      this.options.streamMetrics.getVectored.observe((performance.now() - started) / 1000);
     } catch (error) {
       // The read as a whole failed (the timeline is shutting down, a broken layer…): every
       // request of it gets the Error response, the stream goes on.
