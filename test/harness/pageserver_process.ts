@@ -67,10 +67,11 @@ export async function startPageserver(options: StartOptions = {}): Promise<Pages
   const output: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   const ports = await new Promise<{ http: number; pg: number }>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`pageserver did not start in time:\n${output.join("\n")}`)),
-      options.startTimeoutMs ?? 30_000,
-    );
+    const timer = setTimeout(() => {
+      // Do not leave a half-started process behind (it would hold its ports and workdir).
+      child.kill("SIGKILL");
+      reject(new Error(`pageserver did not start in time:\n${output.join("\n")}`));
+    }, options.startTimeoutMs ?? 30_000);
     const onLine = (line: string) => {
       output.push(line);
       if (!line.includes('"pageserver started"')) return;
