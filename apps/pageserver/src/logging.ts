@@ -24,11 +24,26 @@ const hooks: pino.LoggerOptions["hooks"] = {
   },
 };
 
+/**
+ * Log lines are written synchronously to stdout: a line is out before the next statement (so a
+ * SIGKILL or a crash loses none), nothing is buffered, and nothing is left to flush at exit. The
+ * buffered default flushes at exit with a loop that retries EPIPE forever, so a pageserver whose
+ * stdout reader had gone away could not exit on SIGTERM; a broken stdout now just drops lines
+ * (pino's destination turns EPIPE into a no-op writer).
+ */
+function stdoutDestination(): pino.DestinationStream {
+  return pino.destination({ dest: 1, sync: true, minLength: 0 });
+}
+
 export function createLogger(
   format: "plain" | "json" | "test",
   level = process.env.PAGESERVER_LOG_LEVEL ?? "info",
 ): ProcessLogger {
-  if (format === "json") return pino({ level, base: { pid: process.pid }, hooks });
+  if (format === "json")
+    return pino({ level, base: { pid: process.pid }, hooks }, stdoutDestination());
   // Plain: still one JSON object per line (machine-readable), without pid/hostname noise.
-  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, hooks });
+  return pino(
+    { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, hooks },
+    stdoutDestination(),
+  );
 }
