@@ -7,7 +7,6 @@ import { LatencyRecorder } from "@pageserver/api";
 import {
   evictionStats,
   ingestStats,
-  remoteStats,
   type Tenant,
   type TenantManager,
   type Timeline,
@@ -138,6 +137,7 @@ export class PageserverMetrics {
       registers,
     });
     this.registerStateGauges();
+    this.registerRemoteMetrics();
   }
 
   /** Observes one smgr query (seconds of execution). */
@@ -234,7 +234,17 @@ export class PageserverMetrics {
     this.timelineGauge(
       "pageserver_resident_physical_size",
       "The size of the layer files present locally",
-      (t) => t.physicalSize(),
+      (t) => t.residentPhysicalSize(),
+    );
+    this.timelineGauge(
+      "pageserver_remote_physical_size",
+      "The size of the layer files named by the uploaded remote index",
+      (t) => t.remotePhysicalSize(),
+    );
+    this.timelineGauge(
+      "pageserver_projected_remote_consistent_lsn",
+      "disk_consistent_lsn of the newest uploaded index_part.json",
+      (t) => t.remote?.remoteConsistentLsn ?? 0,
     );
     this.timelineGauge(
       "pageserver_timeline_ephemeral_bytes",
@@ -248,7 +258,7 @@ export class PageserverMetrics {
       collect() {
         let total = 0;
         metrics.eachTimeline((_, timeline) => {
-          total += timeline.physicalSize();
+          total += timeline.residentPhysicalSize();
         });
         this.set(total);
       },
@@ -320,6 +330,158 @@ export class PageserverMetrics {
       "pageserver_wal_ingest_values_committed",
       "Number of values committed",
       () => ingestStats.valuesCommitted,
+    );
+  }
+
+  /** Remote storage, eviction and on-demand download metrics (reference §12). */
+  private registerRemoteMetrics(): void {
+    const metrics = this;
+    const registers = [this.registry];
+    const callLabels = ["tenant_id", "shard_id", "timeline_id", "file_kind", "op_kind"] as const;
+    const callCounter = (
+      name: string,
+      help: string,
+      field: "callsStarted" | "callsFinished" | "bytesStarted" | "bytesFinished",
+    ) =>
+      new Counter({
+        name,
+        help,
+        labelNames: callLabels,
+        registers,
+        collect() {
+          this.reset();
+          metrics.eachTimeline((_, timeline, labels) => {
+            for (const row of timeline.remote?.counters.entries() ?? []) {
+              this.inc({ ...labels, file_kind: row.fileKind, op_kind: row.opKind }, row[field]);
+            }
+          });
+        },
+      });
+    callCounter(
+      "pageserver_remote_timeline_client_calls_started",
+      "Number of started calls to remote timeline client (scheduled; queue depth = started - finished).",
+      "callsStarted",
+    );
+    callCounter(
+      "pageserver_remote_timeline_client_calls_finished",
+      "Number of finished calls to remote timeline client.",
+      "callsFinished",
+    );
+    callCounter(
+      "pageserver_remote_timeline_client_bytes_started",
+      "Bytes of the remote timeline client operations started.",
+      "bytesStarted",
+    );
+    callCounter(
+      "pageserver_remote_timeline_client_bytes_finished",
+      "Bytes of the remote timeline client operations finished.",
+      "bytesFinished",
+    );
+    const timelineCounter = (
+      name: string,
+      help: string,
+      value: (timeline: Timeline) => number,
+      extraLabels: Record<string, string> = {},
+    ) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ["tenant_id", "shard_id", "timeline_id", ...Object.keys(extraLabels)],
+        registers,
+        collect() {
+          this.reset();
+          metrics.eachTimeline((_, timeline, labels) =>
+            this.inc({ ...labels, ...extraLabels }, value(timeline)),
+          );
+        },
+      });
+    timelineCounter(
+      "pageserver_evictions",
+      "Number of layers evicted from the pageserver",
+      (t) => t.residenceStats.evictions,
+    );
+    new Counter({
+      name: "pageserver_evictions_with_low_residence_duration",
+      help: "Layers evicted after less than the tenant's evictions_low_residence_duration_metric_threshold of residence.",
+      labelNames: [
+        "tenant_id",
+        "shard_id",
+        "timeline_id",
+        "residence_duration_data_source",
+        "low_threshold_secs",
+      ],
+      registers,
+      collect() {
+        this.reset();
+        metrics.eachTimeline((tenant, timeline, labels) =>
+          this.inc(
+            {
+              ...labels,
+              residence_duration_data_source: "residence_start",
+              low_threshold_secs: String(
+                Math.round(tenant.config.evictionsLowResidenceDurationMetricThresholdMs / 1000),
+              ),
+            },
+            timeline.residenceStats.evictionsWithLowResidence,
+          ),
+        );
+      },
+    });
+    timelineCounter(
+      "pageserver_ondemand_download_count",
+      "Number of on-demand layer downloads",
+      (t) => t.residenceStats.onDemandDownloads,
+    );
+    timelineCounter(
+      "pageserver_ondemand_download_bytes_total",
+      "Bytes downloaded on demand",
+      (t) => t.residenceStats.onDemandDownloadBytes,
+    );
+    const globalCounter = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    globalCounter(
+      "pageserver_disk_usage_based_eviction_collected_layers_total",
+      "Layers considered by disk-usage-based eviction",
+      () => evictionStats.diskUsageCollectedLayers,
+    );
+    globalCounter(
+      "pageserver_disk_usage_based_eviction_select_layers_total",
+      "Layers selected by disk-usage-based eviction",
+      () => evictionStats.diskUsageSelectedLayers,
+    );
+    globalCounter(
+      "pageserver_disk_usage_based_eviction_evicted_layers_total",
+      "Layers evicted by disk-usage-based eviction",
+      () => evictionStats.diskUsageEvictedLayers,
+    );
+    globalCounter(
+      "pageserver_disk_usage_based_eviction_evicted_bytes_total",
+      "Bytes evicted by disk-usage-based eviction",
+      () => evictionStats.diskUsageEvictedBytes,
+    );
+    const deletionStats = () => this.tenants.remote?.deletionQueue.stats;
+    globalCounter(
+      "pageserver_deletion_queue_submitted_total",
+      "Object keys submitted for remote deletion",
+      () => deletionStats()?.submitted ?? 0,
+    );
+    globalCounter(
+      "pageserver_deletion_queue_executed_total",
+      "Object keys deleted from remote storage",
+      () => deletionStats()?.executed ?? 0,
+    );
+    globalCounter(
+      "pageserver_deletion_queue_remote_errors_total",
+      "Failed remote delete calls (retried)",
+      () => deletionStats()?.remoteErrors ?? 0,
     );
   }
 

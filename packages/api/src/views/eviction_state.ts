@@ -1,8 +1,8 @@
 /**
  * Eviction pressure of one pageserver: disk usage against the disk-usage-based eviction
  * thresholds (`max_usage_pct`, `min_avail_bytes`), and per tenant the resident bytes and the
- * layer-access-threshold policy. Remote storage does not exist yet, so every layer is resident
- * and `remoteBytes` is null ("unknown"), not 0 ("nothing uploaded").
+ * layer-access-threshold policy. Without remote storage nothing can be evicted and `remoteBytes`
+ * is null ("no remote storage"), not 0 ("nothing uploaded").
  */
 import type { EvictionPolicy } from "@pageserver/engine";
 import type { ApiContext, DiskUsageEvictionConfig, NodeUtilization } from "../context.ts";
@@ -40,17 +40,20 @@ export async function evictionState(ctx: ApiContext): Promise<EvictionState> {
     if (usagePct > thresholds.maxUsagePct) exceeded = "max_usage_pct";
     else if (utilization.free_space_bytes < thresholds.minAvailBytes) exceeded = "min_avail_bytes";
   }
+  const remoteStorage = ctx.tenants.remote !== null;
   const tenants = ctx.tenants.list().map((tenant) => {
     let residentBytes = 0;
+    let remoteBytes = 0;
     let layerCount = 0;
     for (const timeline of tenant.timelines()) {
-      residentBytes += timeline.physicalSize();
+      residentBytes += timeline.residentPhysicalSize();
+      remoteBytes += timeline.remotePhysicalSize();
       layerCount += timeline.layers.historicCount;
     }
     return {
       tenantId: tenant.tenantId,
       residentBytes,
-      remoteBytes: null,
+      remoteBytes: remoteStorage ? remoteBytes : null,
       layerCount,
       policy: tenant.config.evictionPolicy,
     };
@@ -63,8 +66,8 @@ export async function evictionState(ctx: ApiContext): Promise<EvictionState> {
     thresholds,
     exceeded,
     residentBytes: tenants.reduce((sum, t) => sum + t.residentBytes, 0),
-    remoteBytes: null,
-    remoteStorage: false,
+    remoteBytes: remoteStorage ? tenants.reduce((sum, t) => sum + (t.remoteBytes ?? 0), 0) : null,
+    remoteStorage,
     tenants,
   };
 }

@@ -102,7 +102,7 @@ export async function timelineInfo(
     current_logical_size_non_incremental: null,
     pitr_history_size: 0,
     within_ancestor_pitr: false,
-    timeline_dir_layer_file_size_sum: physical,
+    timeline_dir_layer_file_size_sum: timeline.residentPhysicalSize(),
     ...walReceiverFields(loop),
     pg_version: timeline.pgVersion,
     state: stateJson(timeline),

@@ -54,7 +54,8 @@ export async function mergeDeltas(
   lsnRange: { start: Lsn; end: Lsn },
   signal: AbortSignal,
 ): Promise<PersistentLayer[]> {
-  await timeline.ensureAllResident(inputs);
+  // Pinned: the inputs are read across awaits and must not be evicted meanwhile.
+  const unpin = await timeline.pinResident(inputs);
   const outputs = new DeltaOutputs(timeline, lsnRange, timeline.config.compactionTargetSizeBytes);
   try {
     const merged = new MergedScan(inputs.map((layer) => new LayerScan(layer)));
@@ -74,6 +75,8 @@ export async function mergeDeltas(
   } catch (error) {
     outputs.abort();
     throw error;
+  } finally {
+    unpin();
   }
 }
 

@@ -15,12 +15,17 @@ import type { PersistentLayer } from "../storage_layer/persistent_layer.ts";
 import type { Tenant } from "../tenant/tenant.ts";
 import type { Timeline } from "../timeline/timeline.ts";
 
+/**
+ * Process-wide totals of disk-usage-based eviction (Neon's
+ * pageserver_disk_usage_based_eviction_*); per-timeline eviction counts live on the timeline.
+ */
 export const evictionStats = {
-  evictions: 0,
-  evictedBytes: 0,
+  /** Layers considered (the candidates listed) by disk-usage-based eviction. */
+  diskUsageCollectedLayers: 0,
+  /** Layers chosen to relieve the pressure. */
+  diskUsageSelectedLayers: 0,
   diskUsageEvictedLayers: 0,
   diskUsageEvictedBytes: 0,
-  lowResidenceEvictions: 0,
 };
 
 /** Recomputes each layer's visibility for the timeline's read points (tip and child branch points). */
@@ -34,20 +39,6 @@ export function updateVisibility(timeline: Timeline, childBranchLsns: readonly n
 
 function idleMs(layer: PersistentLayer, nowMs: number): number {
   return nowMs - (layer.access.lastAccessMs ?? layer.access.residentSinceMs);
-}
-
-async function evict(
-  timeline: Timeline,
-  layer: PersistentLayer,
-  lowResidenceThresholdMs: number,
-  nowMs: number,
-): Promise<boolean> {
-  const residedMs = nowMs - layer.access.residentSinceMs;
-  if (!(await timeline.evictLayer(layer))) return false;
-  evictionStats.evictions++;
-  evictionStats.evictedBytes += layer.fileSize;
-  if (residedMs < lowResidenceThresholdMs) evictionStats.lowResidenceEvictions++;
-  return true;
 }
 
 /** One pass of the threshold policy over a tenant; returns the number of layers evicted. */
@@ -65,15 +56,8 @@ export async function evictByThreshold(tenant: Tenant, nowMs = Date.now()): Prom
       if (!layer.resident || !layer.uploaded) continue;
       const limit = layer.visibility === "Covered" ? policy.periodMs : policy.thresholdMs;
       if (idleMs(layer, nowMs) <= limit) continue;
-      if (
-        await evict(
-          timeline,
-          layer,
-          tenant.config.evictionsLowResidenceDurationMetricThresholdMs,
-          nowMs,
-        )
-      )
-        evicted++;
+      const lowResidenceMs = tenant.config.evictionsLowResidenceDurationMetricThresholdMs;
+      if (await timeline.evictLayer(layer, lowResidenceMs)) evicted++;
     }
   }
   return evicted;
@@ -107,7 +91,7 @@ export function evictionCandidates(tenants: readonly Tenant[]): EvictionCandidat
       );
       for (const layer of timeline.layers.historicLayers()) {
         if (layer.fileSize > largest) largest = layer.fileSize;
-        if (layer.resident && layer.uploaded && !layer.downloading)
+        if (layer.resident && layer.uploaded && !layer.downloading && layer.pins === 0)
           layers.push({ timeline, layer });
       }
     }
@@ -154,19 +138,23 @@ export interface DiskUsageEvictionResult {
 export async function evictBytes(
   tenants: readonly Tenant[],
   bytes: number,
-  nowMs = Date.now(),
 ): Promise<DiskUsageEvictionResult> {
   const partitions: Record<EvictionPartition, number> = { EvictNow: 0, Above: 0, Below: 0 };
   let freed = 0;
   let layers = 0;
-  for (const candidate of evictionCandidates(tenants)) {
+  const candidates = evictionCandidates(tenants);
+  evictionStats.diskUsageCollectedLayers += candidates.length;
+  let selected = 0;
+  for (const candidate of candidates) {
     if (freed >= bytes) break;
+    selected++;
     const threshold = candidate.tenant.config.evictionsLowResidenceDurationMetricThresholdMs;
-    if (!(await evict(candidate.timeline, candidate.layer, threshold, nowMs))) continue;
+    if (!(await candidate.timeline.evictLayer(candidate.layer, threshold))) continue;
     freed += candidate.layer.fileSize;
     layers++;
     partitions[candidate.partition]++;
   }
+  evictionStats.diskUsageSelectedLayers += selected;
   evictionStats.diskUsageEvictedLayers += layers;
   evictionStats.diskUsageEvictedBytes += freed;
   return { requestedBytes: bytes, evictedLayers: layers, evictedBytes: freed, partitions };

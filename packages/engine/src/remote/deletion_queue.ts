@@ -20,10 +20,12 @@ export interface DeletionList {
   size: number;
 }
 
+/** Object keys counted for Neon's pageserver_deletion_queue_*_total. */
 export interface DeletionQueueStats {
   submitted: number;
   executed: number;
-  failed: number;
+  /** Remote delete calls that failed (each is retried; a list left behind runs at the next start). */
+  remoteErrors: number;
 }
 
 export class DeletionQueue {
@@ -33,7 +35,7 @@ export class DeletionQueue {
   private sequence = 0;
   private chain: Promise<void> = Promise.resolve();
   private readonly abort = new AbortController();
-  readonly stats: DeletionQueueStats = { submitted: 0, executed: 0, failed: 0 };
+  readonly stats: DeletionQueueStats = { submitted: 0, executed: 0, remoteErrors: 0 };
 
   constructor(workdir: string, storage: RemoteStorage, log: Logger) {
     this.directory = path.join(workdir, "deletion");
@@ -94,16 +96,25 @@ export class DeletionQueue {
     try {
       await withRetries(() => this.storage.delete(keys, this.abort.signal), {
         signal: this.abort.signal,
-        onRetry: (error, attempt) =>
-          this.log.warn({ err: error.message, attempt }, "remote deletion failed; retrying"),
+        onRetry: (error, attempt) => {
+          this.stats.remoteErrors++;
+          this.log.warn(
+            { err: error.message, object: error.key, attempt },
+            "remote deletion failed; retrying",
+          );
+        },
       });
       unlinkSync(file);
       this.stats.executed += keys.length;
     } catch (error) {
       // Left on disk: the next start executes it again.
-      this.stats.failed += keys.length;
-      if (!this.abort.signal.aborted)
-        this.log.error({ err: error, file }, "remote deletion failed");
+      if (!this.abort.signal.aborted) {
+        this.stats.remoteErrors++;
+        this.log.error(
+          { err: error, file, object: (error as { key?: string }).key },
+          "remote deletion failed; the list stays for the next start",
+        );
+      }
     }
   }
 

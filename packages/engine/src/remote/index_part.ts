@@ -33,8 +33,9 @@ export interface IndexPart {
 
 const layerMetadataSchema = z.object({
   file_size: z.number().int().min(0),
-  generation: z.number().int().min(0).optional(),
-  shard: z.string().optional(),
+  // Neon omits both when None; null is accepted too.
+  generation: z.number().int().min(0).max(0xffff_ffff).nullable().optional(),
+  shard: z.string().nullable().optional(),
 });
 
 const indexPartSchema = z
@@ -135,7 +136,7 @@ export function parseIndexPart(text: string | Buffer, source: string): IndexPart
     layers.set(nameText, {
       name,
       fileSize: entry.file_size,
-      generation: entry.generation === undefined ? null : asGeneration(entry.generation),
+      generation: entry.generation == null ? null : asGeneration(entry.generation),
       shard: entry.shard ?? null,
     });
   }

@@ -21,6 +21,7 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { fsyncDirectory } from "../io/durable_fs.ts";
 import {
+  LocalSourceError,
   RemoteNotFoundError,
   type RemoteObject,
   type RemoteStorage,
@@ -67,6 +68,14 @@ export class LocalFsRemoteStorage implements RemoteStorage {
   async upload(key: string, source: { file: string } | { data: Buffer }): Promise<void> {
     const target = this.pathOf(key);
     const temp = this.tempFor(target);
+    if ("file" in source) {
+      // A missing source is our problem, not the remote's: report it as such, not as a 404.
+      try {
+        await stat(source.file);
+      } catch (error) {
+        throw new LocalSourceError(key, source.file, error);
+      }
+    }
     try {
       await mkdir(path.dirname(target), { recursive: true });
       if ("file" in source) await copyFile(source.file, temp);
@@ -77,7 +86,8 @@ export class LocalFsRemoteStorage implements RemoteStorage {
       await rename(temp, target);
       await fsyncDirectory(path.dirname(target));
     } catch (error) {
-      await rm(temp, { force: true });
+      // Best effort: the temp name is ignored by list() and removed at the next attempt.
+      await rm(temp, { force: true }).catch(() => {});
       throw error instanceof RemoteStorageError ? error : ioError(key, error);
     }
   }
@@ -93,7 +103,8 @@ export class LocalFsRemoteStorage implements RemoteStorage {
       await fsyncDirectory(path.dirname(file));
       return (await stat(file)).size;
     } catch (error) {
-      await rm(temp, { force: true });
+      // Best effort: the temp name is ignored by list() and removed at the next attempt.
+      await rm(temp, { force: true }).catch(() => {});
       throw error instanceof RemoteStorageError ? error : ioError(key, error);
     }
   }
@@ -121,7 +132,13 @@ export class LocalFsRemoteStorage implements RemoteStorage {
         if (entry.isDirectory()) await walk(full);
         else if (!entry.name.endsWith("___temp")) {
           const key = path.relative(this.root, full).split(path.sep).join("/");
-          if (key.startsWith(prefix)) out.push({ key, size: (await stat(full)).size });
+          if (!key.startsWith(prefix)) continue;
+          try {
+            out.push({ key, size: (await stat(full)).size });
+          } catch (error) {
+            // Deleted between readdir and stat: it is simply not there any more.
+            if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(key, error);
+          }
         }
       }
     };

@@ -56,3 +56,12 @@ export function parseIndexGeneration(objectName: string): Generation | undefined
   const match = /^index_part\.json-([0-9a-f]{8})$/.exec(objectName);
   return match ? asGeneration(Number.parseInt(match[1]!, 16)) : undefined;
 }
+
+/**
+ * The generation suffix of any object key (`…/<name>-xxxxxxxx`), or null when it has none. A
+ * layer name without a suffix ends in a 16-digit LSN, so only a final 8-digit token counts.
+ */
+export function parseObjectGeneration(key: string): number | null {
+  const match = /-([0-9a-f]{8})$/.exec(key.slice(key.lastIndexOf("/") + 1));
+  return match ? Number.parseInt(match[1]!, 16) : null;
+}

@@ -57,44 +57,74 @@ export class RemoteNotFoundError extends RemoteStorageError {
   }
 }
 
+/** A local file an upload reads is missing or unreadable: retrying the upload cannot help. */
+export class LocalSourceError extends RemoteStorageError {
+  constructor(key: string, file: string, cause: unknown) {
+    super(`cannot upload ${key}: local file ${file}: ${(cause as Error).message}`, {
+      key,
+      transient: false,
+      cause,
+    });
+  }
+}
+
 export interface RetryOptions {
   readonly signal?: AbortSignal;
+  /** First back-off (default 100 ms); each retry doubles it up to `delayMsMax`. */
+  readonly delayMsBase?: number;
   readonly delayMsMax?: number;
   /** Give up after this many attempts (default: never, until the signal aborts). */
   readonly attemptsMax?: number;
+  /**
+   * Retry permanent errors too, at the maximum back-off (the upload queue: an operator can fix
+   * access rights or a bucket, and dropping an operation would break the queue's ordering).
+   */
+  readonly retryPermanent?: boolean;
   readonly onRetry?: (error: RemoteStorageError, attempt: number, delayMs: number) => void;
 }
 
-/** Runs `operation`, retrying transient RemoteStorageErrors with exponential back-off (100 ms × 2ⁿ, capped). */
+/** Sleeps `ms`, or less if `signal` aborts. */
+export function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * Runs `operation`, retrying transient RemoteStorageErrors with exponential back-off
+ * (`delayMsBase` × 2ⁿ, capped at `delayMsMax`). Anything that is not a RemoteStorageError is a
+ * bug or a local problem and is thrown at once.
+ */
 export async function withRetries<T>(
   operation: () => Promise<T>,
   options: RetryOptions = {},
 ): Promise<T> {
   const delayMsMax = options.delayMsMax ?? 10_000;
+  const delayMsBase = options.delayMsBase ?? 100;
   for (let attempt = 1; ; attempt++) {
     try {
       return await operation();
     } catch (error) {
-      const retryable = error instanceof RemoteStorageError && error.transient;
+      if (!(error instanceof RemoteStorageError)) throw error;
+      const retryable = error.transient || options.retryPermanent === true;
       if (
         !retryable ||
         options.signal?.aborted ||
         attempt >= (options.attemptsMax ?? Number.POSITIVE_INFINITY)
       )
         throw error;
-      const delayMs = Math.min(delayMsMax, 100 * 2 ** Math.min(attempt - 1, 16));
+      const delayMs = error.transient
+        ? Math.min(delayMsMax, delayMsBase * 2 ** Math.min(attempt - 1, 16))
+        : delayMsMax;
       options.onRetry?.(error, attempt, delayMs);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delayMs);
-        options.signal?.addEventListener(
-          "abort",
-          () => {
-            clearTimeout(timer);
-            resolve();
-          },
-          { once: true },
-        );
-      });
+      await abortableDelay(delayMs, options.signal);
       if (options.signal?.aborted) throw error;
     }
   }

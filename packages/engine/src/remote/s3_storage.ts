@@ -25,6 +25,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { fsyncDirectory } from "../io/durable_fs.ts";
 import {
+  LocalSourceError,
   RemoteNotFoundError,
   type RemoteObject,
   type RemoteStorage,
@@ -42,6 +43,14 @@ export interface S3StorageOptions {
   /** Static credentials; otherwise the SDK's default chain (AWS_ACCESS_KEY_ID…). */
   readonly credentials?: { accessKeyId: string; secretAccessKey: string };
 }
+
+const SILENT_SDK_LOGGER = {
+  trace() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};
 
 class Semaphore {
   private available: number;
@@ -101,6 +110,8 @@ export class S3RemoteStorage implements RemoteStorage {
       ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
       ...(options.credentials ? { credentials: options.credentials } : {}),
       maxAttempts: 1,
+      // The SDK would print its own warnings to the console; our retry loop logs every failure.
+      logger: SILENT_SDK_LOGGER,
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
     });
@@ -139,9 +150,17 @@ export class S3RemoteStorage implements RemoteStorage {
     source: { file: string } | { data: Buffer },
     signal?: AbortSignal,
   ): Promise<void> {
+    let length: number;
+    if ("file" in source) {
+      // Checked before the request: a missing source is permanent, a refused connection is not.
+      try {
+        length = (await stat(source.file)).size;
+      } catch (error) {
+        throw new LocalSourceError(key, source.file, error);
+      }
+    } else length = source.data.length;
     await this.request(key, false, signal, async (abortSignal) => {
       const body = "file" in source ? createReadStream(source.file) : source.data;
-      const length = "file" in source ? (await stat(source.file)).size : source.data.length;
       await this.client.send(
         new PutObjectCommand({
           Bucket: this.options.bucketName,
@@ -173,7 +192,7 @@ export class S3RemoteStorage implements RemoteStorage {
       await fsyncDirectory(path.dirname(file));
       return (await stat(file)).size;
     } catch (error) {
-      await rm(temp, { force: true });
+      await rm(temp, { force: true }).catch(() => {});
       throw error instanceof RemoteStorageError ? error : classify(key, error, false);
     }
   }

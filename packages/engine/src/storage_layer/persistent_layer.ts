@@ -44,10 +44,15 @@ export class PersistentLayer {
   readonly access: LayerAccessStats;
   /** The local file exists. */
   resident = true;
-  /** The remote object exists (uploaded, or found in the remote index). */
+  /**
+   * An uploaded remote index names this layer (and so its object exists): only then may the local
+   * file be evicted, since after a crash the index is what the next start trusts.
+   */
   uploaded = false;
   /** The download in progress, shared by concurrent readers. */
   downloading: Promise<void> | null = null;
+  /** Readers holding the file across awaits (compaction): eviction leaves a pinned layer alone. */
+  pins = 0;
   private readonly io: LayerIo;
   private openReader: LayerFileReader | null = null;
 

@@ -37,9 +37,8 @@ import { IngestLoop } from "../ingest/ingest_loop.ts";
 import { fsyncDirectory, TEMP_FILE_SUFFIX, writeFileDurably } from "../io/durable_fs.ts";
 import { alignLsn, formatLsn, type Lsn, parseLsn } from "../lsn.ts";
 import type { DeletionQueue } from "../remote/deletion_queue.ts";
-import { downloadLatestIndex } from "../remote/remote_index.ts";
 import { remoteLayerKey, timelinePrefix } from "../remote/remote_paths.ts";
-import { type RemoteStorage, withRetries } from "../remote/remote_storage.ts";
+import { type RemoteStorage, RemoteStorageError, withRetries } from "../remote/remote_storage.ts";
 import { RemoteTimelineClient } from "../remote/remote_timeline_client.ts";
 import type { LayerIo } from "../storage_layer/layer_file_reader.ts";
 import {
@@ -108,6 +107,8 @@ export interface TenantOptions {
 export interface TenantRemote {
   readonly storage: RemoteStorage;
   readonly deletionQueue: DeletionQueue;
+  /** Back-off cap of the upload queues (default 10 s); tests shorten it. */
+  readonly retryDelayMsMax?: number;
 }
 
 export class Tenant {
@@ -202,7 +203,7 @@ export class Tenant {
     tenant.gcBlockedUntilMs = Date.now() + tenant.config.lsnLeaseLengthMs;
     try {
       tenant.loadTimelines();
-      for (const timeline of tenant.timelines()) await tenant.connectRemote(timeline, false);
+      for (const timeline of tenant.timelines()) await tenant.connectLoadedTimeline(timeline);
       tenant.setState({ slug: "Activating" });
       tenant.activate();
     } catch (error) {
@@ -255,10 +256,15 @@ export class Tenant {
 
   /**
    * Gives a timeline its upload queue, starting from the newest remote index at or below our
-   * generation: layers named there are uploaded; local ones that are not get uploaded; remote
-   * ones no local layer map holds are stale and deleted (after the new index is up).
+   * generation: local layers it names (same generation) are uploaded; local ones it does not
+   * name get uploaded; ones it names that the layer map no longer holds are stale, deleted once
+   * the new index is up.
    */
-  private async connectRemote(timeline: Timeline, isNew: boolean): Promise<void> {
+  private async connectRemote(
+    timeline: Timeline,
+    isNew: boolean,
+    retry: { attemptsMax?: number } = {},
+  ): Promise<void> {
     if (!this.remote) return;
     const client = new RemoteTimelineClient({
       storage: this.remote.storage,
@@ -267,40 +273,71 @@ export class Tenant {
       timelineId: timeline.timelineId,
       generation: this.generation,
       log: timeline.log,
+      ...(this.remote.retryDelayMsMax === undefined
+        ? {}
+        : { retryDelayMsMax: this.remote.retryDelayMsMax }),
     });
-    const found = isNew
-      ? null
-      : await downloadLatestIndex(
-          this.remote.storage,
-          this.tenantId,
-          timeline.timelineId,
-          this.generation,
-        );
+    const found = isNew ? null : await client.downloadLatestIndex(retry.attemptsMax);
     const index = found?.index ?? null;
+    // Connected in the background: the timeline may have stopped meanwhile.
+    if (timeline.remote || timeline.state.kind === "Stopping" || timeline.state.kind === "Broken")
+      return;
     const local = new Map(
       [...timeline.layers.historicLayers()].map((layer) => [layer.nameText, layer]),
     );
-    client.initialize(index, (name) => local.has(name));
-    let changed = index === null;
+    client.initialize(
+      index,
+      (name) => local.get(name)?.generation === index?.layers.get(name)?.generation,
+    );
+    // A new attachment uploads an index of its own generation at once: the generation is then
+    // visible in remote storage, and the next attachment will take a higher one.
+    let changed = index === null || found?.generation !== this.generation;
     for (const layer of local.values()) {
-      if (index?.layers.has(layer.nameText)) {
+      if (client.isProjected(layer)) {
         layer.uploaded = true;
       } else if (layer.resident) {
         client.scheduleUpload(layer);
         changed = true;
       } else {
-        timeline.log.error({ layer: layer.fileName }, "evicted layer is not in the remote index");
+        timeline.log.error(
+          { layer: layer.fileName, object: client.remoteKeyOf(layer) },
+          "evicted layer is not in the remote index: reads that need it will fail",
+        );
       }
     }
     const stale: string[] = [];
     for (const [name, entry] of index?.layers ?? []) {
-      if (local.has(name)) continue;
+      if (local.get(name)?.generation === entry.generation) continue;
       stale.push(remoteLayerKey(this.tenantId, timeline.timelineId, entry.name, entry.generation));
       changed = true;
     }
     if (changed) client.scheduleIndexUpload(timeline.metadata());
-    client.scheduleStaleDeletion(stale);
+    client.scheduleDeletion(stale);
     timeline.remote = client;
+  }
+
+  /**
+   * Connects a loaded timeline to remote storage: a few quick attempts, then — remote storage is
+   * down — in the background until it answers. Until then the timeline serves reads and ingests
+   * locally; nothing is evicted and its new layers are reconciled (uploaded) once connected.
+   */
+  private async connectLoadedTimeline(timeline: Timeline): Promise<void> {
+    try {
+      await this.connectRemote(timeline, false, { attemptsMax: 2 });
+      return;
+    } catch (error) {
+      if (!(error instanceof RemoteStorageError)) throw error;
+      timeline.log.warn(
+        { err: error.message, object: error.key },
+        "remote storage unreachable at load; connecting in the background",
+      );
+    }
+    this.backgroundLoops.push(
+      this.connectRemote(timeline, false).catch((error) => {
+        if (!this.background.signal.aborted)
+          timeline.log.error({ err: error }, "cannot connect the timeline to remote storage");
+      }),
+    );
   }
 
   private makeTimeline(
@@ -343,7 +380,68 @@ export class Tenant {
         () => this.config.gcPeriodMs,
         () => this.gcAll(),
       ),
+      this.thresholdEvictionLoop(),
     );
+  }
+
+  /**
+   * The per-tenant eviction task (`eviction_policy = LayerAccessThreshold {period, threshold}`):
+   * every period, evict layers idle for longer than the policy allows. The first sleep is a random
+   * part of the period, as in Neon, so tenants loaded together do not evict in lockstep.
+   */
+  private async thresholdEvictionLoop(): Promise<void> {
+    const signal = this.background.signal;
+    let first = true;
+    while (!signal.aborted) {
+      const policy = this.config.evictionPolicy;
+      const periodMs = policy.kind === "LayerAccessThreshold" ? policy.periodMs : 0;
+      if (periodMs === 0) {
+        // Disabled: look again later, the policy may be changed through the tenant config.
+        await abortableSleep(10_000, signal);
+        continue;
+      }
+      await abortableSleep(first ? Math.random() * periodMs : periodMs, signal);
+      first = false;
+      if (signal.aborted || this.stateValue.slug !== "Active") continue;
+      try {
+        const evicted = await evictByThreshold(this);
+        if (evicted > 0) this.log.info({ evicted }, "threshold eviction");
+      } catch (error) {
+        if (!signal.aborted)
+          this.log.error({ err: error, task: "eviction" }, "background task failed");
+      }
+    }
+  }
+
+  /**
+   * Before a detach removes the local files: stops ingest, flushes every timeline and waits until
+   * remote storage has all of it. On a timeout (remote storage down) ingest resumes and the error
+   * says what is missing: the tenant stays attached and nothing is lost.
+   */
+  async flushToRemote(timeoutMs: number): Promise<void> {
+    if (!this.remote) return;
+    this.checkActive();
+    const stopped: Timeline[] = [];
+    for (const [timelineId, loop] of this.ingestLoops) {
+      await loop.stop();
+      this.ingestLoops.delete(timelineId);
+      stopped.push(this.getTimeline(timelineId));
+    }
+    try {
+      for (const timeline of this.timelines()) {
+        await timeline.checkpoint();
+        if (!timeline.remote) {
+          throw new UnavailableError(
+            `timeline ${timeline.timelineId} is not connected to remote storage yet`,
+            { tenantId: this.tenantId, timelineId: timeline.timelineId },
+          );
+        }
+      }
+      await Promise.all(this.timelines().map((timeline) => timeline.remote!.drain(timeoutMs)));
+    } catch (error) {
+      for (const timeline of stopped) this.resumeWalSource(timeline);
+      throw error;
+    }
   }
 
   /** Runs `work` every `periodMs()` (0 = disabled) until shutdown; a failure is logged. */

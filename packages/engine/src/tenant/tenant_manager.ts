@@ -3,28 +3,30 @@
  * detached through location configs (Neon's `location_config`), deleted, shut down together.
  *
  * Generations come from a counter persisted in `<workdir>/generation` (there is no control plane
- * to issue them): every attach takes the next value, so a tenant's generation only grows.
+ * to issue them): every attach takes the next value, so a tenant's generation only grows. With
+ * remote storage, an attach also takes a generation above every one the tenant's objects carry:
+ * another pageserver's counter knows nothing of ours, and reusing a generation would overwrite an
+ * earlier attachment's objects.
+ *
+ * A detach first waits until remote storage holds everything (Tenant.flushToRemote): the local
+ * files are the only copy of what is not uploaded yet.
  */
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { CorruptionError, NotFoundError, PageserverError } from "../errors.ts";
 import { asGeneration, type Generation, isId, type TenantId } from "../ids.ts";
 import { fsyncDirectory, TEMP_FILE_SUFFIX, writeFileDurably } from "../io/durable_fs.ts";
-import { downloadLatestIndex, listRemoteTimelines } from "../remote/remote_index.ts";
+import {
+  downloadLatestIndex,
+  highestRemoteGeneration,
+  listRemoteTimelines,
+} from "../remote/remote_index.ts";
 import { tenantPrefix } from "../remote/remote_paths.ts";
 import type { LayerIo } from "../storage_layer/layer_file_reader.ts";
 import { localLayerFileName } from "../storage_layer/layer_name.ts";
-import { METADATA_FILE_NAME, metadataToJson } from "../timeline/metadata.ts";
-import { EVICTED_FILE_NAME } from "../timeline/timeline.ts";
+import { METADATA_FILE_NAME, saveMetadata } from "../timeline/metadata.ts";
+import { Timeline } from "../timeline/timeline.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { LOCATION_CONF_FILE_NAME, type LocationMode, saveLocationConf } from "./location_conf.ts";
 import { Tenant, type TenantRemote } from "./tenant.ts";
@@ -38,6 +40,8 @@ export interface TenantManagerOptions {
   readonly tenantConfigDefaults?: TenantConfigKnobs;
   /** Remote storage and the deletion queue, when configured. */
   readonly remote?: TenantRemote | null;
+  /** How long a detach waits for uploads before refusing (default 60 s). */
+  readonly detachUploadTimeoutMs?: number;
 }
 
 export interface LocationRequest {
@@ -56,6 +60,7 @@ export class TenantManager {
   private readonly waitLsnTimeoutMs: number | undefined;
   private readonly tenantConfigDefaults: TenantConfigKnobs;
   readonly remote: TenantRemote | null;
+  private readonly detachUploadTimeoutMs: number;
   private generationCounter = 0;
   /** Serialises operations per tenant (create/detach/delete must not interleave). */
   private readonly locks = new Map<TenantId, Promise<unknown>>();
@@ -67,16 +72,19 @@ export class TenantManager {
     this.waitLsnTimeoutMs = options.waitLsnTimeoutMs;
     this.tenantConfigDefaults = options.tenantConfigDefaults ?? {};
     this.remote = options.remote ?? null;
+    this.detachUploadTimeoutMs = options.detachUploadTimeoutMs ?? 60_000;
   }
 
   private tenantOptions(): {
     logger: Logger;
     configDefaults: TenantConfigKnobs;
+    remote: TenantRemote | null;
     waitLsnTimeoutMs?: number;
   } {
     return {
       logger: this.log,
       configDefaults: this.tenantConfigDefaults,
+      remote: this.remote,
       ...(this.waitLsnTimeoutMs === undefined ? {} : { waitLsnTimeoutMs: this.waitLsnTimeoutMs }),
     };
   }
@@ -182,7 +190,12 @@ export class TenantManager {
         await existing.setConfig(tenantConf);
         return existing;
       }
-      const generation = await this.nextGeneration(request.generation);
+      let requested = request.generation ?? null;
+      if (this.remote) {
+        const highest = await highestRemoteGeneration(this.remote.storage, tenantId);
+        if (highest !== null) requested = Math.max(requested ?? 0, highest + 1);
+      }
+      const generation = await this.nextGeneration(requested);
       if (
         this.remote &&
         (await this.prepareFromRemote(tenantId, generation, request.mode, tenantConf))
@@ -231,22 +244,25 @@ export class TenantManager {
     const staging = `${directory}${TEMP_FILE_SUFFIX}`;
     rmSync(staging, { recursive: true, force: true });
     for (const timelineId of timelineIds) {
-      const previous = generation === null ? null : asGeneration(generation - 1);
-      const found = await downloadLatestIndex(storage, tenantId, timelineId, previous);
+      // Our generation is above every remote one, so this is the newest index.
+      const found = await downloadLatestIndex(storage, tenantId, timelineId, generation);
       if (!found || found.index.deletedAt !== null) continue;
       const timelineDirectory = path.join(staging, "timelines", timelineId);
       mkdirSync(timelineDirectory, { recursive: true });
       const { index } = found;
-      const metadata = { ...index.metadata, diskConsistentLsn: index.diskConsistentLsn };
-      writeFileSync(
-        path.join(timelineDirectory, METADATA_FILE_NAME),
-        `${JSON.stringify(metadataToJson(metadata), null, 2)}\n`,
+      await saveMetadata(path.join(timelineDirectory, METADATA_FILE_NAME), {
+        ...index.metadata,
+        diskConsistentLsn: index.diskConsistentLsn,
+      });
+      // Every layer starts evicted: the first read that needs one downloads it.
+      await Timeline.writeEvictedNames(
+        timelineDirectory,
+        [...index.layers.values()].map((layer) => ({
+          file: localLayerFileName(layer.name, layer.generation),
+          size: layer.fileSize,
+        })),
       );
-      const evicted = [...index.layers.values()].map((layer) => ({
-        file: localLayerFileName(layer.name, layer.generation),
-        size: layer.fileSize,
-      }));
-      writeFileSync(path.join(timelineDirectory, EVICTED_FILE_NAME), JSON.stringify(evicted));
+      await fsyncDirectory(path.dirname(timelineDirectory));
     }
     await saveLocationConf(path.join(staging, LOCATION_CONF_FILE_NAME), {
       mode,
@@ -259,6 +275,7 @@ export class TenantManager {
   }
 
   private async detachLocked(tenantId: TenantId, tenant: Tenant): Promise<void> {
+    if (tenant.state.slug === "Active") await tenant.flushToRemote(this.detachUploadTimeoutMs);
     await tenant.shutdown({ flush: true });
     this.tenants.delete(tenantId);
     await this.removeDirectory(tenantId);

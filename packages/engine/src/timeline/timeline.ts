@@ -44,8 +44,8 @@ import {
   getVectored,
   type ReadStats,
 } from "../read_path/get_vectored.ts";
-import { RemoteNotFoundError, withRetries } from "../remote/remote_storage.ts";
-import { type RemoteTimelineClient, remoteStats } from "../remote/remote_timeline_client.ts";
+import { RemoteNotFoundError, RemoteStorageError } from "../remote/remote_storage.ts";
+import type { RemoteTimelineClient } from "../remote/remote_timeline_client.ts";
 import { EPHEMERAL_FILE_PREFIX } from "../storage_layer/ephemeral_file.ts";
 import { InMemoryLayer } from "../storage_layer/inmemory_layer.ts";
 import type { LayerIo } from "../storage_layer/layer_file_reader.ts";
@@ -130,6 +130,15 @@ export class Timeline {
   remote: RemoteTimelineClient | null = null;
   /** File names of layers evicted to remote storage (persisted in evicted.json). */
   private readonly evicted = new Set<string>();
+  /** evicted.json writes, one at a time (they share a temp file name). */
+  private evictedSave: Promise<void> = Promise.resolve();
+  /** Counters for Neon's pageserver_evictions* and pageserver_ondemand_download_* metrics. */
+  readonly residenceStats = {
+    evictions: 0,
+    evictionsWithLowResidence: 0,
+    onDemandDownloads: 0,
+    onDemandDownloadBytes: 0,
+  };
   readonly log: Logger;
   private readonly configSource: () => TenantConfig;
   private stateValue: TimelineState = { kind: "Loading" };
@@ -298,7 +307,7 @@ export class Timeline {
     }
     found.sort((a, b) => compareLayerNames(a.name, b.name));
     const batch = this.layers.batchUpdate();
-    for (const { name, generation, size } of found) {
+    for (const { name, generation, size, file } of found) {
       const layer = new PersistentLayer({
         io: this.io,
         directory: this.directory,
@@ -306,6 +315,12 @@ export class Timeline {
         generation,
         fileSize: size,
       });
+      if (file === "") {
+        // Evicted: only remote storage has it; its header is checked when it is downloaded.
+        layer.resident = false;
+        batch.insert(layer);
+        continue;
+      }
       // Validate the header now: a damaged file makes the timeline Broken, not a wrong read later.
       try {
         layer.reader();
@@ -350,13 +365,18 @@ export class Timeline {
     return out;
   }
 
-  private async saveEvictedNames(): Promise<void> {
-    const sizes = new Map<string, number>();
-    for (const layer of this.layers.historicLayers())
-      if (this.evicted.has(layer.fileName)) sizes.set(layer.fileName, layer.fileSize);
-    for (const name of this.evicted) if (!sizes.has(name)) this.evicted.delete(name);
-    const entries = [...sizes].map(([file, size]) => ({ file, size }));
-    await writeFileDurably(path.join(this.directory, EVICTED_FILE_NAME), JSON.stringify(entries));
+  private saveEvictedNames(): Promise<void> {
+    const save = async () => {
+      const sizes = new Map<string, number>();
+      for (const layer of this.layers.historicLayers())
+        if (this.evicted.has(layer.fileName)) sizes.set(layer.fileName, layer.fileSize);
+      for (const name of this.evicted) if (!sizes.has(name)) this.evicted.delete(name);
+      const entries = [...sizes].map(([file, size]) => ({ file, size }));
+      await writeFileDurably(path.join(this.directory, EVICTED_FILE_NAME), JSON.stringify(entries));
+    };
+    const next = this.evictedSave.then(save, save);
+    this.evictedSave = next.catch(() => {});
+    return next;
   }
 
   /** Records layers that exist only remotely (attach from remote storage onto an empty disk). */
@@ -368,65 +388,85 @@ export class Timeline {
   }
 
   /**
-   * Evicts an uploaded, resident layer: it is recorded in evicted.json before its file goes, so a
-   * crash in between leaves it resident, never lost.
+   * Evicts an uploaded, resident, unpinned layer: it is recorded in evicted.json before its file
+   * goes, so a crash in between leaves it resident, never lost. Returns false when the layer is
+   * not evictable (now).
    */
-  async evictLayer(layer: PersistentLayer): Promise<boolean> {
-    if (!layer.resident || !layer.uploaded || layer.downloading || !this.remote) return false;
+  async evictLayer(layer: PersistentLayer, lowResidenceThresholdMs = 0): Promise<boolean> {
+    const evictable = () =>
+      layer.resident &&
+      layer.uploaded &&
+      layer.pins === 0 &&
+      layer.downloading === null &&
+      this.remote !== null &&
+      this.stateValue.kind === "Active";
+    if (!evictable()) return false;
+    const residedMs = Date.now() - layer.access.residentSinceMs;
     this.evicted.add(layer.fileName);
     await this.saveEvictedNames();
-    if (!layer.resident || layer.downloading) return false;
+    // A read, a download or a pin may have come in while evicted.json was written.
+    if (!evictable()) {
+      if (layer.resident) this.evicted.delete(layer.fileName);
+      return false;
+    }
     layer.evict();
+    this.residenceStats.evictions++;
+    if (residedMs < lowResidenceThresholdMs) this.residenceStats.evictionsWithLowResidence++;
+    this.log.debug({ layer: layer.fileName, resided_ms: residedMs }, "evicted layer");
     this.events.emitLayers(this);
     return true;
   }
 
-  /** The on-demand download of an evicted layer; concurrent callers share it. */
+  /**
+   * The on-demand download of an evicted layer; concurrent callers share it. Errors name the
+   * object key: a missing object is corruption (an index named it), anything else is
+   * unavailability of remote storage.
+   */
   ensureResident(layer: PersistentLayer): Promise<void> | null {
     if (layer.resident) return null;
     if (layer.downloading) return layer.downloading;
     const remote = this.remote;
     if (!remote) {
       return Promise.reject(
-        new CorruptionError(
-          `layer file ${layer.path} is missing and there is no remote storage to download it from`,
+        new UnavailableError(
+          `layer ${layer.fileName} is evicted and remote storage is not connected (not configured, or unreachable since start-up)`,
           this.context({ file: layer.path }),
         ),
       );
     }
     layer.downloading = (async () => {
       const key = remote.remoteKeyOf(layer);
-      remoteStats.downloadsStarted++;
-      const size = await withRetries(
-        () => remote.storage.downloadToFile(key, layer.path, this.cancel.signal),
-        {
-          signal: this.cancel.signal,
-          onRetry: (error, attempt) =>
-            this.log.warn(
-              { err: error.message, attempt, layer: layer.fileName },
-              "layer download failed; retrying",
-            ),
-        },
-      ).catch((error) => {
+      let size: number;
+      try {
+        size = await remote.downloadLayer(layer, this.cancel.signal);
+      } catch (error) {
+        if (this.cancel.signal.aborted)
+          throw new ShuttingDownError("timeline is shutting down", this.context());
         if (error instanceof RemoteNotFoundError) {
           throw new CorruptionError(
             `layer ${layer.fileName} is evicted but missing from remote storage (${key})`,
-            this.context({ file: layer.path }),
+            this.context({ file: layer.path, object: key }),
             error,
           );
         }
+        if (error instanceof RemoteStorageError) {
+          throw new UnavailableError(
+            `cannot download layer ${layer.fileName} from remote storage: ${error.message}`,
+            this.context({ object: key }),
+          );
+        }
         throw error;
-      });
+      }
       if (size !== layer.fileSize) {
         rmSync(layer.path, { force: true });
         throw new CorruptionError(
-          `downloaded layer ${layer.fileName} has ${size} bytes, expected ${layer.fileSize}`,
-          this.context({ file: layer.path }),
+          `downloaded layer ${layer.fileName} (${key}) has ${size} bytes, expected ${layer.fileSize}`,
+          this.context({ file: layer.path, object: key }),
         );
       }
-      remoteStats.downloadsFinished++;
-      remoteStats.downloadBytes += size;
       layer.markResident();
+      this.residenceStats.onDemandDownloads++;
+      this.residenceStats.onDemandDownloadBytes += size;
       this.evicted.delete(layer.fileName);
       this.events.emitLayers(this);
       await this.saveEvictedNames().catch((error) =>
@@ -438,12 +478,30 @@ export class Timeline {
     return layer.downloading;
   }
 
-  /** Downloads `layers` if evicted (compaction reads its inputs whole). */
-  async ensureAllResident(layers: readonly PersistentLayer[]): Promise<void> {
-    for (const layer of layers) {
-      const download = this.ensureResident(layer);
-      if (download) await download;
+  /**
+   * Makes `layers` resident and keeps them so until the returned release is called (compaction
+   * reads its inputs whole, across awaits; eviction must not pull a file from under it).
+   */
+  async pinResident(layers: readonly PersistentLayer[]): Promise<() => void> {
+    for (const layer of layers) layer.pins++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      for (const layer of layers) layer.pins--;
+    };
+    try {
+      await this.ensureAllResident(layers);
+    } catch (error) {
+      release();
+      throw error;
     }
+    return release;
+  }
+
+  /** Downloads `layers` if evicted, in parallel (each download is shared with any reader). */
+  async ensureAllResident(layers: readonly PersistentLayer[]): Promise<void> {
+    await Promise.all(layers.map((layer) => this.ensureResident(layer)));
   }
 
   /** Activates a timeline created empty (no layers yet). */
@@ -684,11 +742,23 @@ export class Timeline {
 
   // --- Layers ------------------------------------------------------------------------------
 
-  /** Sum of the sizes of the local layer files. */
+  /** Sum of the sizes of every layer, resident or evicted (TimelineInfo's current_physical_size). */
   physicalSize(): number {
     let total = 0;
     for (const layer of this.layers.historicLayers()) total += layer.fileSize;
     return total;
+  }
+
+  /** Sum of the sizes of the layer files present locally (pageserver_resident_physical_size). */
+  residentPhysicalSize(): number {
+    let total = 0;
+    for (const layer of this.layers.historicLayers()) if (layer.resident) total += layer.fileSize;
+    return total;
+  }
+
+  /** Sum of the sizes the uploaded remote index names (pageserver_remote_physical_size). */
+  remotePhysicalSize(): number {
+    return this.remote?.remotePhysicalSize() ?? 0;
   }
 
   /** Bytes held by in-memory layers (ephemeral files). */

@@ -33,7 +33,7 @@ export async function measureUtilization(context: PageserverContext): Promise<Ut
     context.config.diskUsageBasedEviction?.disk_capacity_bytes ?? stats.blocks * stats.bsize;
   let resident = 0;
   for (const tenant of context.tenants.list())
-    for (const timeline of tenant.timelines()) resident += timeline.physicalSize();
+    for (const timeline of tenant.timelines()) resident += timeline.residentPhysicalSize();
   const usedOnDisk = (stats.blocks - stats.bfree) * stats.bsize;
   const used = context.config.diskUsageBasedEviction?.disk_capacity_bytes ? resident : usedOnDisk;
   const free = Math.max(0, capacity - used);

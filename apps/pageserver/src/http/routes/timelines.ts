@@ -5,6 +5,7 @@
 
 import { layerMapInfo, timelineInfo } from "@pageserver/api";
 import {
+  ConflictError,
   collectKeyspace,
   findLsnForTimestamp,
   formatKey,
@@ -14,6 +15,7 @@ import {
   type Lsn,
   type Tenant,
   type Timeline,
+  UnavailableError,
 } from "@pageserver/engine";
 import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
@@ -183,6 +185,7 @@ export const timelineRoutes: FastifyPluginAsync<{ context: PageserverContext }> 
       timeline.timelineId,
       run.durationMs / 1000,
     );
+    if (query.wait_until_uploaded) await timeline.remote?.waitForIdle();
     return null;
   });
 
@@ -198,6 +201,8 @@ export const timelineRoutes: FastifyPluginAsync<{ context: PageserverContext }> 
         forceRepartition: query.force_repartition ?? false,
       });
     }
+    // Neon's wait_until_uploaded: return once the upload queue is empty (the index is remote).
+    if (query.wait_until_uploaded) await timeline.remote?.waitForIdle();
     return null;
   });
 
@@ -218,12 +223,15 @@ export const timelineRoutes: FastifyPluginAsync<{ context: PageserverContext }> 
     };
   });
 
+  // Neon answers 400 both for a name that does not parse and for one the layer map lacks.
   const layerOf = (params: unknown) => {
-    const { timeline } = resolve(params);
+    const { tenant, timeline } = resolve(params);
     const name = (params as { layer_file_name: string }).layer_file_name;
     const layer = timeline.layers.findByName(name);
     if (!layer)
-      throw new InvalidArgumentError(`layer ${name} not found in timeline ${timeline.timelineId}`);
+      throw new InvalidArgumentError(
+        `Layer ${tenant.tenantId}/${timeline.timelineId}/${name} not found`,
+      );
     return { timeline, layer };
   };
 
@@ -244,11 +252,17 @@ export const timelineRoutes: FastifyPluginAsync<{ context: PageserverContext }> 
     async (request, reply) => {
       const { timeline, layer } = layerOf(request.params);
       if (!layer.resident) return reply.code(304).send();
-      if (!timeline.remote)
-        throw new InvalidArgumentError("cannot evict: no remote storage is configured");
-      if (!layer.uploaded)
+      if (!context.tenants.remote)
         throw new InvalidArgumentError(
-          `cannot evict layer ${layer.nameText}: it is not uploaded yet`,
+          `cannot evict layer ${layer.nameText}: no remote_storage is configured, the local file is its only copy`,
+        );
+      if (!timeline.remote)
+        throw new UnavailableError(
+          `cannot evict layer ${layer.nameText}: timeline ${timeline.timelineId} is not connected to remote storage yet`,
+        );
+      if (!layer.uploaded)
+        throw new ConflictError(
+          `cannot evict layer ${layer.nameText}: no uploaded index_part.json names it yet`,
         );
       if (!(await timeline.evictLayer(layer))) return reply.code(304).send();
       return null;
