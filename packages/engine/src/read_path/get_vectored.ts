@@ -89,7 +89,22 @@ interface Visit {
   readonly floor: Lsn;
 }
 
+/**
+ * A missing key is an expected answer on the hot path (a page PostgreSQL extended but never
+ * wrote reads as zeros), not a bug: its message names the key and LSN, and capturing a stack
+ * through the read's async frames would cost more than the read itself.
+ */
 function missing(read: KeyRead, requestLsn: Lsn, why: string): MissingKeyError {
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return newMissingKeyError(read, requestLsn, why);
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+  }
+}
+
+function newMissingKeyError(read: KeyRead, requestLsn: Lsn, why: string): MissingKeyError {
   return new MissingKeyError(
     `could not find data for key ${formatKey(read.key)} at LSN ${formatLsn(requestLsn)}: ${why}`,
     {
