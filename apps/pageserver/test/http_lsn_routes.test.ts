@@ -1,7 +1,8 @@
 /**
- * Contract tests of the LSN routes and the compaction job list (reference §9): Neon's paths,
- * shapes and status codes — get_timestamp_of_lsn's RFC 3339 string and 412, wait_lsn's 200 / 202
- * / 404 with Neon's request body, the empty job list — and bad input answered with `{"msg"}`.
+ * Contract tests of the LSN routes, the compaction job list and timeline deletion's statuses
+ * (reference §9): Neon's paths, shapes and codes — get_timestamp_of_lsn's RFC 3339 string and
+ * 412, wait_lsn's 200 / 202 / 404 with Neon's request body, the empty job list, 412 for deleting
+ * a timeline of a missing tenant — and bad input answered with `{"msg"}`.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -117,6 +118,19 @@ describe("LSN routes", () => {
       timeout: "1s",
     });
     assert.equal(unknownTenant.status, 404);
+  });
+
+  test("timeline delete: 412 when the tenant is missing, 404 when only the timeline is", async () => {
+    const noTenant = await node.request<{ msg: string }>(
+      "DELETE",
+      `/v1/tenant/${randomId()}/timeline/${randomId()}`,
+    );
+    assert.equal(noTenant.status, 412);
+    assert.equal(noTenant.body.msg, "Requested tenant is missing");
+    const noTimeline = await node.request("DELETE", `/v1/tenant/${tenant}/timeline/${randomId()}`);
+    assert.equal(noTimeline.status, 404);
+    const badId = await node.request("DELETE", `/v1/tenant/not-hex/timeline/${randomId()}`);
+    assert.equal(badId.status, 400);
   });
 
   test("compaction jobs: none are ever scheduled, cancelling is a no-op", async () => {

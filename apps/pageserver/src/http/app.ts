@@ -5,6 +5,7 @@
  */
 
 import type { KeyObject } from "node:crypto";
+import { PreconditionError } from "@pageserver/engine";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { type AuthError, type Claims, checkPermission, verifyToken } from "../auth/jwt.ts";
 import type { PageserverContext } from "../pageserver_context.ts";
@@ -14,6 +15,8 @@ import { statusRoutes } from "./routes/status.ts";
 import { tenantRoutes } from "./routes/tenants.ts";
 import { timelineRoutes } from "./routes/timelines.ts";
 import { tenantFromPath } from "./validation.ts";
+
+const TIMELINE_ROUTE = "/v1/tenant/:tenant_shard_id/timeline/:timeline_id";
 
 /** Neon serves these without a token. */
 const UNAUTHENTICATED_ROUTES = new Set(["/v1/status", "/metrics"]);
@@ -94,6 +97,21 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     void reply
       .code(404)
       .send({ msg: `no route for ${request.method} ${request.url.split("?")[0]}` });
+  });
+  // Neon answers a timeline deletion on a tenant it does not have with 412, not 404: its
+  // clients poll DELETE until 404, which means "deleted". Checked before the route's handler.
+  app.addHook("onRoute", (route) => {
+    if (route.method !== "DELETE" || route.url !== TIMELINE_ROUTE) return;
+    const tenantMustExist = async (request: FastifyRequest) => {
+      const params = request.params as { tenant_shard_id: string };
+      if (!context.tenants.tryGet(tenantFromPath(params.tenant_shard_id)))
+        throw new PreconditionError("Requested tenant is missing");
+    };
+    const existing = route.preHandler;
+    route.preHandler = [
+      ...(existing === undefined ? [] : Array.isArray(existing) ? existing : [existing]),
+      tenantMustExist,
+    ];
   });
   if (options.authKeys) {
     const keys = options.authKeys;
