@@ -6,17 +6,18 @@
  * fast the machine is: counts are checked for consistency, never against a rate.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { formatKey, keyFromFields, relBlockKey, relSizeKey } from "@pageserver/engine";
-import { removeWorkdir } from "../../../test/harness/pageserver_process.ts";
+import { REPO_ROOT, removeWorkdir } from "../../../test/harness/pageserver_process.ts";
 import { BlockSampler, relationBlocks, seededRandom } from "../src/cli/pagebench/keyspace.ts";
 import { formatHumantime, LatencyHistogram } from "../src/cli/pagebench/latency_histogram.ts";
-import { runCliProcess, type ServedTimeline, servedTimeline } from "./cli_helpers.ts";
-import { randomId } from "./helpers.ts";
+import { CLI_DIR, runCliProcess, type ServedTimeline, servedTimeline } from "./cli_helpers.ts";
+import { randomId, waitFor } from "./helpers.ts";
 
 const pagebench = (args: string[]) => runCliProcess("pagebench.ts", args);
 
@@ -217,6 +218,38 @@ describe("pagebench get-page-latest-lsn against a pageserver", () => {
     ]);
     assert.equal(offline.code, 0, offline.stderr);
     assert.ok((JSON.parse(offline.stdout) as PagebenchOutput).total.request_count > 0);
+  });
+
+  test("without --runtime it runs until SIGINT, then prints its results", async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        path.join(CLI_DIR, "pagebench.ts"),
+        "get-page-latest-lsn",
+        `${served.tenant}/${served.timeline}`,
+        ...common,
+      ],
+      { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    // Interrupt once it is sending: the server has answered some GetPages of this run.
+    const before = await smgrGetPageCount(served);
+    await waitFor(async () => (await smgrGetPageCount(served)) > before, 30_000, "requests");
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    assert.equal(code, 0, stderr);
+    const output = JSON.parse(stdout) as PagebenchOutput;
+    assert.ok(output.total.request_count > 0);
+    assert.equal(output.errors, 0);
   });
 
   test("--per-client-rate paces requests", async () => {
