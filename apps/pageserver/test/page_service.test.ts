@@ -407,3 +407,69 @@ describe("page service", () => {
     }
   });
 });
+
+describe("page service: requests ahead of the WAL", () => {
+  let node: TestNode;
+  let service: PageService;
+  let port: number;
+  const tenant = randomId();
+  const timelineId = randomId();
+  const base = `/v1/tenant/${tenant}/timeline/${timelineId}`;
+  const TABLE: RelTag = { spcNode: 1663, dbNode: 5, relNode: 16384, forkNum: 0 };
+  const ingest = async (transactions: number) => {
+    await node.request("DELETE", `${base}/wal_source`);
+    await node.request("PUT", `${base}/wal_source`, {
+      kind: "generator",
+      params: { workload: "uniform", size: 8, transactions, seed: 4 },
+    });
+  };
+  const finished = () =>
+    waitFor(
+      async () =>
+        (await node.request<{ state: string }>("GET", `${base}/wal_source`)).body.state ===
+        "finished",
+    );
+
+  before(async () => {
+    node = await testNode({ config: { wait_lsn_timeout: "700ms" } });
+    await node.request("PUT", `/v1/tenant/${tenant}/location_config`, { mode: "AttachedSingle" });
+    await node.request("POST", `/v1/tenant/${tenant}/timeline`, { new_timeline_id: timelineId });
+    await ingest(50);
+    await finished();
+    service = new PageService(node.context, null);
+    port = await service.bind("127.0.0.1", 0);
+    service.startAccepting();
+  });
+  after(async () => {
+    await service.stopAccepting();
+    await service.closeConnections();
+    await node.close();
+  });
+
+  test("a GetPage waits for its LSN and is served when the WAL arrives; past wait_lsn_timeout it is an Error", async () => {
+    const timeline = node.context.tenants
+      .get(tenant as TenantId)
+      .getTimeline(timelineId as TimelineId);
+    const client = await openStream(port, tenant, timelineId);
+    // Far ahead: nothing will bring it within the timeout; the stream goes on afterwards.
+    const far = (timeline.lastRecordLsn + 0x1000_0000) as Lsn;
+    client.copyData(encodePagestreamRequest(3, getPage(1, TABLE, 0, far, far)));
+    const timedOut = await response(client);
+    assert.equal(timedOut[0], 103);
+    assert.match(
+      timedOut.toString("utf8", 25, timedOut.length - 1),
+      /Timed out while waiting for WAL record at LSN .* to arrive, last_record_lsn /,
+    );
+    // Just ahead: sent before the WAL exists, answered once ingest passes it.
+    const next = (timeline.lastRecordLsn + 8) as Lsn;
+    client.copyData(encodePagestreamRequest(3, getPage(2, TABLE, 0, next, next)));
+    const answered = response(client);
+    await ingest(60);
+    const page = await answered;
+    assert.equal(page[0], 102, page[0] === 103 ? page.toString("utf8", 25) : "");
+    assert.equal(page.readUInt32BE(5), 2);
+    await finished();
+    assert.ok(timeline.lastRecordLsn >= next);
+    client.close();
+  });
+});
