@@ -381,20 +381,8 @@ export class PagestreamHandler {
     out: PagestreamResponseFrame[],
     at: number,
   ): Promise<void> | null {
-    const { metrics } = this.options;
-    const timeline = this.timeline;
-    metrics.batchSize.observe(batch.length);
+    this.options.metrics.batchSize.observe(batch.length);
     const started = performance.now();
-    const finish = () => {
-      const perPage = (performance.now() - started) / 1000 / batch.length;
-      metrics.observeSmgr(
-        "get_page_at_lsn",
-        timeline.tenantId,
-        timeline.timelineId,
-        perPage,
-        batch.length,
-      );
-    };
     let pending: Promise<void> | null;
     if (highest === lowest && batch.length <= GET_VECTORED_KEYS_MAX) {
       // The common case (every request at the latest LSN): one read, no grouping.
@@ -407,10 +395,25 @@ export class PagestreamHandler {
       pending = this.readGroups(batch, keys, lsns, out, at);
     }
     if (pending === null) {
-      finish();
+      this.observeBatch(started, batch.length);
       return null;
     }
-    return pending.then(finish);
+    // An anonymous arrow: tsx keeps function names, and naming a closure costs a
+    // defineProperty (~0.3 µs) each time it is created — here once per batch.
+    return pending.then(() => this.observeBatch(started, batch.length));
+  }
+
+  /** The smgr latency of a batch, per page (Neon observes each request of a batch). */
+  private observeBatch(started: number, pages: number): void {
+    const perPage = (performance.now() - started) / 1000 / pages;
+    const timeline = this.timeline;
+    this.options.metrics.observeSmgr(
+      "get_page_at_lsn",
+      timeline.tenantId,
+      timeline.timelineId,
+      perPage,
+      pages,
+    );
   }
 
   /** Requests at different LSNs: one vectored read per LSN (at most 32 keys each). */

@@ -24,8 +24,13 @@ export interface FileDescriptorCacheStats {
 export class FileDescriptorCache {
   readonly maxOpen: number;
   private readonly paths = new Map<FileId, string>();
-  /** Open descriptors in LRU order (Map iteration order = insertion order). */
-  private readonly open = new Map<FileId, number>();
+  /**
+   * Open descriptors with the tick of their last use. A hit only bumps the tick (the read path
+   * takes a descriptor per pread: reordering a Map there cost more than the lookup); the least
+   * recently used one is found by a scan, which happens only when opening past `maxOpen`.
+   */
+  private readonly open = new Map<FileId, { fd: number; used: number }>();
+  private clock = 0;
   private nextFileId = 1;
   readonly stats: FileDescriptorCacheStats = { opens: 0, closes: 0, hits: 0, open: 0 };
 
@@ -45,10 +50,10 @@ export class FileDescriptorCache {
 
   /** Forgets a file (closing its descriptor); call before deleting or renaming it. */
   unregister(id: FileId): void {
-    const fd = this.open.get(id);
-    if (fd !== undefined) {
+    const entry = this.open.get(id);
+    if (entry !== undefined) {
       this.open.delete(id);
-      this.close(fd);
+      this.close(entry.fd);
     }
     this.paths.delete(id);
   }
@@ -70,20 +75,14 @@ export class FileDescriptorCache {
   }
 
   private descriptor(id: FileId): number {
-    const fd = this.open.get(id);
-    if (fd !== undefined) {
-      // Move to the most recently used end.
-      this.open.delete(id);
-      this.open.set(id, fd);
+    const entry = this.open.get(id);
+    if (entry !== undefined) {
+      entry.used = ++this.clock;
       this.stats.hits++;
-      return fd;
+      return entry.fd;
     }
     const path = this.path(id);
-    while (this.open.size >= this.maxOpen) {
-      const [oldestId, oldestFd] = this.open.entries().next().value as [FileId, number];
-      this.open.delete(oldestId);
-      this.close(oldestFd);
-    }
+    while (this.open.size >= this.maxOpen) this.closeLeastRecentlyUsed();
     let opened: number;
     try {
       opened = openSync(path, "r");
@@ -94,10 +93,25 @@ export class FileDescriptorCache {
         error,
       );
     }
-    this.open.set(id, opened);
+    this.open.set(id, { fd: opened, used: ++this.clock });
     this.stats.opens++;
     this.stats.open = this.open.size;
     return opened;
+  }
+
+  private closeLeastRecentlyUsed(): void {
+    let oldestId: FileId | null = null;
+    let oldestUsed = Number.POSITIVE_INFINITY;
+    for (const [id, entry] of this.open) {
+      if (entry.used < oldestUsed) {
+        oldestUsed = entry.used;
+        oldestId = id;
+      }
+    }
+    assert(oldestId !== null, "no descriptor to close");
+    const oldest = this.open.get(oldestId)!;
+    this.open.delete(oldestId);
+    this.close(oldest.fd);
   }
 
   /** Reads exactly `length` bytes at `position` into `buffer[offset..]`, or fails. */
@@ -140,7 +154,7 @@ export class FileDescriptorCache {
   }
 
   closeAll(): void {
-    for (const fd of this.open.values()) this.close(fd);
+    for (const entry of this.open.values()) this.close(entry.fd);
     this.open.clear();
     this.stats.open = 0;
   }

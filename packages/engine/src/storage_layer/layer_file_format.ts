@@ -148,6 +148,17 @@ export function writeU48(buffer: Buffer, value: number, offset: number): void {
  * A search target (key, lsn) held as seven numbers so that comparing it with an entry in a node
  * reads only the node: six big-endian u32 words and a final u16, which is byte order.
  */
+/** A big-endian u32 by indexed byte reads (see EntryTarget.compareEntry). */
+function u32At(bytes: Buffer, offset: number): number {
+  return (
+    ((bytes[offset]! << 24) |
+      (bytes[offset + 1]! << 16) |
+      (bytes[offset + 2]! << 8) |
+      bytes[offset + 3]!) >>>
+    0
+  );
+}
+
 export class EntryTarget {
   private readonly bytes = Buffer.alloc(ENTRY_KEY_SIZE);
   w0 = 0;
@@ -181,31 +192,36 @@ export class EntryTarget {
     return this;
   }
 
-  /** Compares the entry at `offset` of `node` with this target: <0, 0, >0 (byte order). */
+  /**
+   * Compares the entry at `offset` of `node` with this target: <0, 0, >0 (byte order). The
+   * binary searches of every index lookup run this; plain indexed byte reads compile to a few
+   * instructions, where `readUInt32BE` (with its bounds checks) was not always inlined. Callers
+   * guarantee `offset + ENTRY_KEY_SIZE <= node.length` (entries lie inside verified nodes).
+   */
   compareEntry(node: Buffer, offset: number): number {
-    let a = node.readUInt32BE(offset);
+    let a = u32At(node, offset);
     if (a !== this.w0) return a - this.w0;
-    a = node.readUInt32BE(offset + 4);
+    a = u32At(node, offset + 4);
     if (a !== this.w1) return a - this.w1;
-    a = node.readUInt32BE(offset + 8);
+    a = u32At(node, offset + 8);
     if (a !== this.w2) return a - this.w2;
-    a = node.readUInt32BE(offset + 12);
+    a = u32At(node, offset + 12);
     if (a !== this.w3) return a - this.w3;
-    a = node.readUInt32BE(offset + 16);
+    a = u32At(node, offset + 16);
     if (a !== this.w4) return a - this.w4;
-    a = node.readUInt32BE(offset + 20);
+    a = u32At(node, offset + 20);
     if (a !== this.w5) return a - this.w5;
-    return node.readUInt16BE(offset + 24) - this.w6;
+    return ((node[offset + 24]! << 8) | node[offset + 25]!) - this.w6;
   }
 
   /** Whether the entry at `offset` has this target's key (ignoring the LSN). */
   sameKey(node: Buffer, offset: number): boolean {
     return (
-      node.readUInt32BE(offset) === this.w0 &&
-      node.readUInt32BE(offset + 4) === this.w1 &&
-      node.readUInt32BE(offset + 8) === this.w2 &&
-      node.readUInt32BE(offset + 12) === this.w3 &&
-      node.readUInt16BE(offset + 16) === this.w4 >>> 16
+      u32At(node, offset) === this.w0 &&
+      u32At(node, offset + 4) === this.w1 &&
+      u32At(node, offset + 8) === this.w2 &&
+      u32At(node, offset + 12) === this.w3 &&
+      ((node[offset + 16]! << 8) | node[offset + 17]!) === this.w4 >>> 16
     );
   }
 }
