@@ -8,6 +8,7 @@ import path from "node:path";
 import { FileDescriptorCache } from "../src/io/file_descriptor_cache.ts";
 import { PageCache } from "../src/io/page_cache.ts";
 import type { LayerIo } from "../src/storage_layer/layer_file_reader.ts";
+import { seededRandom } from "../src/util/random.ts";
 
 export const quick = process.argv.includes("--quick") || process.env.BENCH_QUICK === "1";
 
@@ -47,14 +48,5 @@ export function benchIo(pages = 8192, files = 100): LayerIo {
   return { files: new FileDescriptorCache(files), pages: new PageCache(pages) };
 }
 
-/** A seeded PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Tests and benchmarks print their seed so that a run can be replayed. */
+export const rng = seededRandom;

@@ -56,5 +56,6 @@ export * from "./util/duration.ts";
 export * from "./util/failpoints.ts";
 export * from "./util/gate.ts";
 export * from "./util/logger.ts";
+export * from "./util/random.ts";
 export * from "./value/value.ts";
 export * from "./wal_generator/wal_generator.ts";
