@@ -22,6 +22,7 @@ import {
   parseKey,
   parseLsn,
   type RelTag,
+  seededRandom,
 } from "@pageserver/engine";
 import { CliError } from "../cli_support.ts";
 
@@ -177,14 +178,5 @@ export class BlockSampler {
   }
 }
 
-/** A seeded PRNG (mulberry32): reproducible request sequences with `--seed`. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Reproducible request sequences with `--seed`. */
+export { seededRandom };
