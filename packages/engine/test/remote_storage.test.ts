@@ -25,6 +25,7 @@ import {
   withRetries,
 } from "../src/remote/remote_storage.ts";
 import { initialMetadata } from "../src/timeline/metadata.ts";
+import type { Timeline } from "../src/timeline/timeline.ts";
 import { tempDirectory } from "./helpers.ts";
 import {
   BACKENDS,
@@ -37,6 +38,7 @@ import {
   openBackend,
   QUIET_TENANT_CONF,
   RecordingStorage,
+  type RemoteSetup,
   readAll,
   remoteManager,
   START_LSN,
@@ -397,6 +399,43 @@ for (const kind of BACKENDS) {
       assert.equal(after.newestLayers.size, 5);
       assert.equal(again.remote!.remoteConsistentLsn, ends[2]);
       assert.deepEqual(await readAll(again, model, ends), expectedAll(model, ends));
+      await second.close();
+    });
+
+    test("a restart while storage is down: the tenant serves and ingests locally, then connects and uploads", async () => {
+      const work = workdir();
+      const first = await remoteManager(work, backend.storage);
+      const tenantId = generateTenantId();
+      const tenant = (await first.manager.setLocation(tenantId, {
+        mode: "AttachedSingle",
+        tenantConf: QUIET_TENANT_CONF,
+      }))!;
+      const timelineId = generateTimelineId();
+      const { timeline } = await tenant.createTimeline({ newTimelineId: timelineId });
+      const model = new TimelineModel();
+      const ends = await ingestRounds(timeline, model, { rounds: 2, keys: 20 });
+      await timeline.remote!.waitForIdle();
+      await first.close({ flush: true });
+
+      await backend.outage();
+      let second: RemoteSetup;
+      let again: Timeline;
+      try {
+        second = await remoteManager(work, backend.storage);
+        const loaded = second.manager.get(tenantId);
+        assert.equal(loaded.state.slug, "Active", "remote storage is not needed to load");
+        again = loaded.getTimeline(timelineId);
+        assert.equal(again.remote, null, "not connected yet");
+        ends.push(...(await ingestRounds(again, model, { rounds: 2, keys: 20 })));
+        assert.deepEqual(await readAll(again, model, ends), expectedAll(model, ends));
+      } finally {
+        await backend.restore();
+      }
+      await eventually("connected in the background", () => again.remote !== null);
+      await again.remote!.waitForIdle();
+      assert.equal(again.remote!.remoteConsistentLsn, ends[3]);
+      const { newestLayers } = await checkRemoteIndexes(backend.storage, tenantId, timelineId);
+      assert.equal(newestLayers.size, 4, "the layers flushed while disconnected were uploaded");
       await second.close();
     });
 

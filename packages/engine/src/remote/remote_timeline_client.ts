@@ -174,6 +174,8 @@ export class RemoteTimelineClient {
     Array<{ resolve: () => void; reject: (error: Error) => void }>
   >();
   private retryTimer: NodeJS.Timeout | null = null;
+  /** Consecutive failures that were not remote errors (they back off like remote ones). */
+  private localFailures = 0;
   remoteConsistentLsn: Lsn | null = null;
   latestUploadedIndex: IndexPart | null = null;
   /** A one-line state for the API: the last error while retrying, or null. */
@@ -219,13 +221,15 @@ export class RemoteTimelineClient {
    * The newest index at or below our generation, with the listing it was found in (counted as
    * an index download).
    */
-  async downloadLatestIndex(attemptsMax?: number): Promise<LatestIndex> {
+  async downloadLatestIndex(attemptsMax?: number, signal?: AbortSignal): Promise<LatestIndex> {
     const { storage, tenantId, timelineId, generation } = this.options;
     this.counters.begin("index", "download");
     try {
       const found = await findLatestIndex(storage, tenantId, timelineId, generation, {
-        signal: this.abort.signal,
+        signal: signal ? AbortSignal.any([this.abort.signal, signal]) : this.abort.signal,
         attemptsMax: attemptsMax ?? Number.POSITIVE_INFINITY,
+        // Without a bound (connecting in the background) even a "permanent" error may be fixed.
+        retryPermanent: attemptsMax === undefined,
         ...(this.options.retryDelayMsMax === undefined
           ? {}
           : { delayMsMax: this.options.retryDelayMsMax }),
@@ -407,6 +411,7 @@ export class RemoteTimelineClient {
         }
         this.finished(op);
         this.lastError = null;
+        this.localFailures = 0;
         this.pump();
       },
       (error) => {
@@ -424,10 +429,14 @@ export class RemoteTimelineClient {
           { err: error, operation: op.kind },
           "remote operation failed; retrying later",
         );
+        const delayMs = Math.min(
+          this.options.retryDelayMsMax ?? 10_000,
+          100 * 2 ** Math.min(this.localFailures++, 16),
+        );
         this.retryTimer ??= setTimeout(() => {
           this.retryTimer = null;
           this.pump();
-        }, this.options.retryDelayMsMax ?? 10_000);
+        }, delayMs);
       },
     );
   }

@@ -277,7 +277,9 @@ export class Tenant {
         ? {}
         : { retryDelayMsMax: this.remote.retryDelayMsMax }),
     });
-    const found = isNew ? null : await client.downloadLatestIndex(retry.attemptsMax);
+    const found = isNew
+      ? null
+      : await client.downloadLatestIndex(retry.attemptsMax, this.background.signal);
     const index = found?.index ?? null;
     // Connected in the background: the timeline may have stopped meanwhile.
     if (timeline.remote || timeline.state.kind === "Stopping" || timeline.state.kind === "Broken")
