@@ -1,7 +1,8 @@
 /**
  * Remote storage from `pageserver.toml`: `remote_storage = { local_path = … }` (relative to the
  * workdir) or S3 `{ bucket_name, bucket_region, prefix_in_bucket, endpoint, concurrency_limit,
- * timeout, small_timeout }`, credentials from the usual AWS environment variables.
+ * max_keys_per_list_response, upload_storage_class, timeout, small_timeout }`, credentials from
+ * the usual AWS environment variables.
  */
 import path from "node:path";
 import {
@@ -25,6 +26,8 @@ export function createRemoteStorage(config: PageserverConfig): RemoteStorage | n
     prefixInBucket: settings.prefix_in_bucket,
     endpoint: settings.endpoint,
     concurrencyLimit: settings.concurrency_limit,
+    maxKeysPerList: settings.max_keys_per_list_response,
+    uploadStorageClass: settings.upload_storage_class,
     timeoutMs: parseDuration(settings.timeout),
     smallTimeoutMs: parseDuration(settings.small_timeout),
     ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),

@@ -22,6 +22,7 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
+  type StorageClass,
 } from "@aws-sdk/client-s3";
 import { fsyncDirectory } from "../io/durable_fs.ts";
 import {
@@ -40,6 +41,10 @@ export interface S3StorageOptions {
   readonly concurrencyLimit?: number;
   readonly timeoutMs?: number;
   readonly smallTimeoutMs?: number;
+  /** Neon's max_keys_per_list_response: the page size of ListObjectsV2 (S3 caps it at 1000). */
+  readonly maxKeysPerList?: number | undefined;
+  /** Neon's upload_storage_class: the StorageClass of uploaded objects. */
+  readonly uploadStorageClass?: string | undefined;
   /** Static credentials; otherwise the SDK's default chain (AWS_ACCESS_KEY_ID…). */
   readonly credentials?: { accessKeyId: string; secretAccessKey: string };
 }
@@ -167,6 +172,9 @@ export class S3RemoteStorage implements RemoteStorage {
           Key: this.prefix + key,
           Body: body,
           ContentLength: length,
+          ...(this.options.uploadStorageClass
+            ? { StorageClass: this.options.uploadStorageClass as StorageClass }
+            : {}),
         }),
         { abortSignal },
       );
@@ -209,6 +217,10 @@ export class S3RemoteStorage implements RemoteStorage {
     });
   }
 
+  /**
+   * ListObjectsV2, page by page. (s3rver 3.7.1 on Node 20 answers 500 to any truncated page: it
+   * builds continuation tokens with DES, which OpenSSL 3 refuses. Tests stay under 1000 keys.)
+   */
   async list(prefix: string, signal?: AbortSignal): Promise<RemoteObject[]> {
     const out: RemoteObject[] = [];
     let token: string | undefined;
@@ -219,6 +231,7 @@ export class S3RemoteStorage implements RemoteStorage {
             Bucket: this.options.bucketName,
             Prefix: this.prefix + prefix,
             ContinuationToken: token,
+            ...(this.options.maxKeysPerList ? { MaxKeys: this.options.maxKeysPerList } : {}),
           }),
           { abortSignal },
         ),
