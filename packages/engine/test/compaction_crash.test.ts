@@ -26,9 +26,13 @@ const FAILPOINTS = [
   null, // SIGKILL at a random instant
 ];
 const ROUNDS = 10;
-const TRANSACTIONS = 8000;
-/** A round whose failpoint is never reached ends with SIGKILL after this long anyway. */
-const FAILPOINT_WAIT_MS = 15_000;
+/** Enough WAL (about 12 s at the generator's rate) that ingest, and so compaction, go on through the rounds. */
+const TRANSACTIONS = 30_000;
+/**
+ * A round whose failpoint is never reached ends with SIGKILL after this long anyway (a fallback
+ * against a hang, not a speed assumption: such a round is still a crash, and is checked).
+ */
+const FAILPOINT_WAIT_MS = 60_000;
 
 test("a crash anywhere inside compaction leaves a timeline that loads and reads the same", {
   timeout: 900_000,
@@ -69,10 +73,17 @@ test("a crash anywhere inside compaction leaves a timeline that loads and reads 
     await started;
     if (point) {
       const timer = setTimeout(() => child.kill("SIGKILL"), FAILPOINT_WAIT_MS);
-      await exited;
+      const code = await exited;
       clearTimeout(timer);
       if (stderr().includes(`failpoint ${point}: exiting`))
         diedAt.set(point, (diedAt.get(point) ?? 0) + 1);
+      // Killed by the fallback (null) or died at the failpoint (1): anything else is a bug.
+      else
+        assert.equal(
+          code,
+          null,
+          `seed ${seed}: the child failed on its own:\n${stderr().slice(-2000)}`,
+        );
     } else {
       await new Promise((resolve) => setTimeout(resolve, 200 + random() * 1500));
       child.kill("SIGKILL");

@@ -26,11 +26,16 @@ test("PITR: the time cutoff follows commit timestamps; nothing a read above it n
 }, async (t) => {
   const seed = seedFromEnv();
   const random = rng(seed);
-  using dir = tempDirectory("gc-pitr-");
+  // Cleanup in t.after, in order: the managers first (they may still be flushing), then the files.
+  const dir = tempDirectory("gc-pitr-");
+  const managers: TenantManager[] = [];
+  t.after(async () => {
+    for (const m of managers) await m.shutdown({ flush: false }).catch(() => {});
+    dir[Symbol.dispose]();
+  });
   const manager = new TenantManager({ workdir: dir.path, io: testIo(128, 16) });
   await manager.load();
-  // A failed assertion must not leave background loops keeping the process alive.
-  t.after(() => manager.shutdown({ flush: false }).catch(() => {}));
+  managers.push(manager);
   const tenantId = generateTenantId();
   const tenant = (await manager.setLocation(tenantId, {
     mode: "AttachedSingle",
@@ -150,7 +155,7 @@ test("PITR: the time cutoff follows commit timestamps; nothing a read above it n
 
   const reloaded = new TenantManager({ workdir: dir.path, io: testIo(128, 16) });
   await reloaded.load();
-  t.after(() => reloaded.shutdown({ flush: false }).catch(() => {}));
+  managers.push(reloaded);
   const again = reloaded.get(tenantId).getTimeline(timelineId);
   assert.equal(again.latestGcCutoffLsn, result.new_cutoff, "the cutoff is durable");
   assert.equal([...again.layers.historicLayers()].length, before.length - result.layers_removed);

@@ -70,20 +70,22 @@ export async function compactTimeline(
   };
   const started = performance.now();
   try {
-    await timeline.gate.run(async () => {
-      if (algorithm === "tiered") {
-        run.steps.push(...(await compactTiered(timeline, signal)));
-      } else {
-        const l0 = await compactLevel0(timeline, options.forceL0Compaction ?? false, signal);
-        if (l0) run.steps.push(l0);
-      }
-      const force = options.forceImageLayerCreation ?? false;
-      if (force || options.forceRepartition || imageCheckDue(timeline, Date.now())) {
-        imageChecks.set(timeline, { lsn: timeline.diskConsistentLsn, atMs: Date.now() });
-        const images = await createImageLayers(timeline, force, signal);
-        if (images) run.steps.push(images);
-      }
-    });
+    await timeline.gate.run(() =>
+      timeline.layerRewriteLock.run(async () => {
+        if (algorithm === "tiered") {
+          run.steps.push(...(await compactTiered(timeline, signal)));
+        } else {
+          const l0 = await compactLevel0(timeline, options.forceL0Compaction ?? false, signal);
+          if (l0) run.steps.push(l0);
+        }
+        const force = options.forceImageLayerCreation ?? false;
+        if (force || options.forceRepartition || imageCheckDue(timeline, Date.now())) {
+          imageChecks.set(timeline, { lsn: timeline.diskConsistentLsn, atMs: Date.now() });
+          const images = await createImageLayers(timeline, force, signal);
+          if (images) run.steps.push(images);
+        }
+      }),
+    );
   } catch (error) {
     run.error = (error as Error).message;
     throw error;

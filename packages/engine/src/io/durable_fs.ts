@@ -47,8 +47,28 @@ export function fsyncDirectorySync(directory: string): void {
   }
 }
 
+/**
+ * Writes to one target in flight, by path. Two writers of one file (a flush and a GC both saving a
+ * timeline's metadata) would share its temp file: one rename would take the other's half-written
+ * temp away. Queued, they land in call order, so the file ends with the newest caller's content.
+ */
+const writesInFlight = new Map<string, Promise<void>>();
+
 /** Atomically replaces `target` with `data`: temp file, fsync, rename, fsync the directory. */
 export async function writeFileDurably(target: string, data: Buffer | string): Promise<void> {
+  const previous = writesInFlight.get(target);
+  const mine = (previous ? previous.catch(() => {}) : Promise.resolve()).then(() =>
+    replaceFileDurably(target, data),
+  );
+  writesInFlight.set(target, mine);
+  try {
+    await mine;
+  } finally {
+    if (writesInFlight.get(target) === mine) writesInFlight.delete(target);
+  }
+}
+
+async function replaceFileDurably(target: string, data: Buffer | string): Promise<void> {
   const temp = tempPathFor(target);
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {

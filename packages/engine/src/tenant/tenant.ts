@@ -499,10 +499,12 @@ export class Tenant {
     const timeline = this.getTimeline(timelineId);
     const started = Date.now();
     const result = await timeline.gate.run(() =>
-      gcTimeline(timeline, {
-        horizonBytes,
-        retainLsns: this.children(timelineId).map((child) => child.ancestorLsn),
-      }),
+      timeline.layerRewriteLock.run(() =>
+        gcTimeline(timeline, {
+          horizonBytes,
+          retainLsns: this.children(timelineId).map((child) => child.ancestorLsn),
+        }),
+      ),
     );
     timeline.recordRun("gc", { ...result, startedAtMs: started, durationMs: result.elapsed });
     return result;

@@ -57,6 +57,7 @@ import {
 } from "../storage_layer/layer_name.ts";
 import { PersistentLayer } from "../storage_layer/persistent_layer.ts";
 import type { TenantConfig } from "../tenant/tenant_config.ts";
+import { AsyncMutex } from "../util/async_mutex.ts";
 import { failpoint } from "../util/failpoints.ts";
 import { Gate } from "../util/gate.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
@@ -158,6 +159,8 @@ export class Timeline {
     reject: (e: Error) => void;
   }> = [];
   readonly gate = new Gate();
+  /** Held by whatever rewrites the historic layers: compaction, image creation, GC. */
+  readonly layerRewriteLock = new AsyncMutex();
   /** The most recent compaction and GC runs, newest last. */
   readonly recentRuns: { compaction: RecordedRun[]; gc: RecordedRun[] } = {
     compaction: [],
