@@ -4,7 +4,7 @@
  * this started, pageserver last (it flushes on SIGINT).
  *
  * Environment: PAGESERVER_WORKDIR (default .neon), CONSOLE_PORT (default 3000),
- * DEMO_RATE (generator transactions per second, default 200), NO_CONSOLE=1, NO_DEMO=1.
+ * DEMO_RATE (generator transactions per second, default 50: each writes a few pages, about 3 MB/s of WAL), NO_CONSOLE=1, NO_DEMO=1.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -13,7 +13,7 @@ import path from "node:path";
 const root = path.resolve(import.meta.dirname, "..");
 const workdir = path.resolve(root, process.env.PAGESERVER_WORKDIR ?? ".neon");
 const consolePort = Number(process.env.CONSOLE_PORT ?? 3000);
-const demoRate = Number(process.env.DEMO_RATE ?? 200);
+const demoRate = Number(process.env.DEMO_RATE ?? 50);
 const DEMO_TENANT = "de000000000000000000000000000001";
 const DEMO_MAIN = "de0000000000000000000000000000a1";
 const DEMO_BRANCH = "de0000000000000000000000000000b1";
@@ -93,9 +93,10 @@ async function setUpDemo(http: string): Promise<void> {
     checkpoint_distance: 16 * 1024 * 1024,
     compaction_period: "10s",
     compaction_threshold: 4,
-    gc_period: "1m",
+    gc_period: "30s",
     gc_horizon: 64 * 1024 * 1024,
-    pitr_interval: "10m",
+    // A short window, so that a demo left running keeps its disk use bounded.
+    pitr_interval: "2m",
   };
   if ((await api(http, "GET", `/v1/tenant/${DEMO_TENANT}`)).status === 404) {
     await api(http, "PUT", `/v1/tenant/${DEMO_TENANT}/location_config`, {
