@@ -128,11 +128,6 @@ export class EphemeralFile {
     return out;
   }
 
-  /** The whole content in one buffer (a view of `into` when it is big enough). */
-  readAll(into?: Buffer): Buffer {
-    return this.read(0, this.size, into);
-  }
-
   /** Closes and deletes the file. */
   delete(): void {
     if (this.fd !== null) {
