@@ -59,7 +59,9 @@ export async function mergeDeltas(
   const outputs = new DeltaOutputs(timeline, lsnRange, timeline.config.compactionTargetSizeBytes);
   try {
     const merged = new MergedScan(inputs.map((layer) => new LayerScan(layer)));
-    let sinceYield = 0;
+    // The first check comes after the first value, so that even a merge smaller than one
+    // yield interval passes the failpoint with an output file half written.
+    let sinceYield = YIELD_EVERY_VALUES - 1;
     for (let scan = merged.peek(); scan !== null; scan = merged.peek()) {
       const pending = outputs.put(scan.key, scan.lsn, scan.value(), scan.current!.willInit);
       if (pending) await pending;
