@@ -22,7 +22,7 @@
  *   - The tree is 8-ary (three bits of the segment number per level), so a walk is short: the
  *     walk is bound by memory latency, one dependent load per level, and a binary tree would
  *     take three times as many levels. A node is 8 slots of (child, delta tag, image tag) in one
- *     `Int32Array` pool, 96 bytes; a tag is a layer rank (its position in coverage order) or -1
+ *     `Int32Array` pool, 96 bytes; a tag is a layer index (its position in coverage order) or -1
  *     and covers every segment below its slot. Node 0 is the null node (children 0, no tags): an
  *     untouched subtree costs nothing and ends a walk early.
  *   - Inserting a layer tags the slots that tile its segment range exactly (at most 14 per level)
@@ -32,21 +32,25 @@
  *     tag along its root-to-leaf path. Nodes made since the current version began are not shared
  *     yet and are changed in place: layers with one LSN start (an image batch, an L1 batch) share
  *     their copies, which is why real maps need about 3 nodes per layer.
- *   - Tags compare by (greater lsn.end, then smaller rank): exactly "raise only where strictly
+ *   - Tags compare by (greater lsn.end, then smaller index): exactly "raise only where strictly
  *     lower", since every layer's tag sits on one slot of every path through its key range.
- *   - Versions are a sorted `Float64Array` of LSN starts with their roots, found by binary search
- *     (with a one-entry cache: the read path asks many keys at one LSN).
- *   - A point query decodes the key's 36 hex digits into three exact 48-bit numbers, finds its
- *     segment by binary search over the boundaries decoded the same way (a one-entry cache again:
- *     the read path asks one key at decreasing LSNs), then walks root to leaf by the segment's
- *     digits. Numbers, not strings: a string comparison costs several times a number comparison,
- *     and the 36 `charCodeAt` of the decode are the single largest cost of a query.
+ *   - Versions are a sorted `Float64Array` of LSN starts with their roots, found through a bucket
+ *     directory (`bucket_directory.ts`; a binary search over a thousand versions cost more than
+ *     the walk), with a one-entry cache: the read path asks many keys at one LSN.
+ *   - A point query finds its segment on the key axis (`key_axis.ts`: the key's digits read once
+ *     into numbers, its relation fork hashed, its block found through a bucket directory; a
+ *     one-entry cache again, as the read path asks one key at decreasing LSNs), then walks root to
+ *     leaf by the segment's digits.
+ *
+ * Layers are identified by their index in the input, which is in coverage order: the caller (the
+ * layer map) keeps its layers sorted that way, so an index is a position in its array and needs no
+ * translation on the hot path.
  *
  * Costs: build O(n log n); at most 2 × levels nodes per layer (100,000 layers with distinct LSN
- * starts over 200,000 boundaries: 63 MB); a point query O(log n + log S) with no allocation; a
+ * starts over 200,000 boundaries: 63 MB); a point query O(levels) expected with no allocation; a
  * range query O(pieces × levels).
  *
- * Invariant kept: ranks increase in coverage order and every layer is inserted exactly once, so
+ * Invariant kept: indices increase in coverage order and every layer is inserted exactly once, so
  * the structure equals Neon's map after the same insertions. Adding a layer that sorts before the
  * last one, or whose key boundaries are not known yet, needs a rebuild (`canAppend` says which).
  */
@@ -55,6 +59,8 @@ import type { Key } from "../key/key.ts";
 import type { KeyRange } from "../key/key_space.ts";
 import type { Lsn } from "../lsn.ts";
 import type { LayerName } from "../storage_layer/layer_name.ts";
+import { BucketDirectory } from "./bucket_directory.ts";
+import { KeyAxis } from "./key_axis.ts";
 
 /** Children per node: 8 (three bits of the segment number per level). */
 const FANOUT_BITS = 3;
@@ -67,8 +73,8 @@ const IMAGE_TAG = 2;
 const NODE_SIZE = FANOUT * SLOT_SIZE;
 const NULL_NODE = 0;
 const NO_LAYER = -1;
-/** A key is three 48-bit numbers: 12 hex digits each. */
-const KEY_PARTS = 3;
+/** Versions appended past the version directory before it is rebuilt (its last bucket is open). */
+const VERSIONS_UNINDEXED_MAX = 16;
 
 /**
  * Coverage order: the order layers are inserted in (Neon's `LayerKey` order). Ties on equal
@@ -83,7 +89,7 @@ export function compareCoverageOrder(a: LayerName, b: LayerName): number {
   return a.kind === "delta" ? -1 : 1;
 }
 
-/** What a point query found: layer indices (positions in the build/append input), or -1. */
+/** What a point query found: layer indices (positions in coverage order), or -1. */
 export interface CoverageHit {
   delta: number;
   image: number;
@@ -94,22 +100,6 @@ export interface CoveragePiece {
   readonly keyRange: KeyRange;
   readonly delta: number;
   readonly image: number;
-}
-
-/** Six hex digits as a 24-bit integer, without allocating (lower or upper case). */
-function hexChunk(text: string, offset: number): number {
-  let value = 0;
-  for (let i = offset; i < offset + 6; i++) {
-    const code = text.charCodeAt(i);
-    // '0'..'9' are 0x30..0x39, 'a'..'f' 0x61..0x66, 'A'..'F' 0x41..0x46: bit 6 marks a letter.
-    value = (value << 4) | ((code & 15) + 9 * (code >> 6));
-  }
-  return value;
-}
-
-/** Twelve hex digits as an exact 48-bit number. */
-function keyPart(key: Key, offset: number): number {
-  return hexChunk(key, offset) * 0x100_0000 + hexChunk(key, offset + 6);
 }
 
 function grownInt32(array: Int32Array<ArrayBuffer>, needed: number): Int32Array<ArrayBuffer> {
@@ -126,21 +116,34 @@ function grownFloat64(array: Float64Array<ArrayBuffer>, needed: number): Float64
   return grown;
 }
 
+/**
+ * The key boundaries of `names`, as a map from boundary to its index in ascending order. Layers
+ * share most boundaries, so a set first and a sort of the few unique ones is the cheap order.
+ */
+function boundariesOf(names: readonly LayerName[]): Map<Key, number> {
+  const unique = new Set<Key>();
+  for (const { keyRange, lsnRange } of names) {
+    assert(keyRange.start < keyRange.end, "a layer needs a non-empty key range");
+    assert(lsnRange.start < lsnRange.end, "a layer needs a non-empty LSN range");
+    unique.add(keyRange.start);
+    unique.add(keyRange.end);
+  }
+  const sorted = [...unique].sort();
+  const indices = new Map<Key, number>();
+  for (let i = 0; i < sorted.length; i++) indices.set(sorted[i]!, i);
+  return indices;
+}
+
 export class HistoricCoverage {
-  // The key axis: sorted unique boundaries, as strings and as KEY_PARTS numbers each.
-  private readonly boundaryKeys: readonly Key[];
-  private readonly boundaryNumbers: Float64Array;
-  private readonly boundarySlots: Map<Key, number>;
+  private readonly axis: KeyAxis;
   private readonly segmentCount: number;
   /** Tree levels: FANOUT ** levels ≥ segmentCount. */
   private readonly levels: number;
 
-  // Layers by rank (coverage order), and the mapping to and from input indices.
-  private rankCount = 0;
-  private rankLsnStart = new Float64Array(0);
-  private rankLsnEnd = new Float64Array(0);
-  private rankIndex = new Int32Array(0);
-  private indexRank = new Int32Array(0);
+  // Layers by index (coverage order).
+  private layerCountValue = 0;
+  private lsnStarts = new Float64Array(0);
+  private lsnEnds = new Float64Array(0);
   private lastName: LayerName | null = null;
   private lsnEndMaxValue = 0;
 
@@ -153,27 +156,21 @@ export class HistoricCoverage {
   private versionRoot = new Int32Array(64);
   private versionCount = 0;
   private versionNodeFloor = 1;
+  /** Finds a version by LSN; null while there are none. Versions past its build sit in its last bucket. */
+  private versionDirectory: BucketDirectory | null = null;
 
   // One-entry caches of the hot path: the read path asks one key at many LSNs and many keys at
   // one LSN.
   private cachedKey = "";
   private cachedSegment = -1;
+  /** The LSN the cached key was last asked at: the read path asks it again only below. */
+  private cachedKeyLsn = -1;
   private cachedLsn = Number.NaN;
   private cachedRoot = NULL_NODE;
 
-  private constructor(boundaryKeys: readonly Key[]) {
-    this.boundaryKeys = boundaryKeys;
-    this.boundaryNumbers = new Float64Array(boundaryKeys.length * KEY_PARTS);
-    this.boundarySlots = new Map();
-    for (let slot = 0; slot < boundaryKeys.length; slot++) {
-      const key = boundaryKeys[slot]!;
-      assert(slot === 0 || boundaryKeys[slot - 1]! < key, "boundaries must be sorted and unique");
-      this.boundaryNumbers[slot * KEY_PARTS] = keyPart(key, 0);
-      this.boundaryNumbers[slot * KEY_PARTS + 1] = keyPart(key, 12);
-      this.boundaryNumbers[slot * KEY_PARTS + 2] = keyPart(key, 24);
-      this.boundarySlots.set(key, slot);
-    }
-    this.segmentCount = Math.max(0, boundaryKeys.length - 1);
+  private constructor(axis: KeyAxis) {
+    this.axis = axis;
+    this.segmentCount = Math.max(0, axis.length - 1);
     let levels = 1;
     while (FANOUT ** levels < this.segmentCount) levels++;
     this.levels = levels;
@@ -183,24 +180,22 @@ export class HistoricCoverage {
     }
   }
 
-  /** Builds the coverage of `names` (any order); queries answer with indices into `names`. */
+  /**
+   * Builds the coverage of `names`, which must be in coverage order (strictly ascending by
+   * `compareCoverageOrder`); queries answer with indices into `names`.
+   */
   static build(names: readonly LayerName[]): HistoricCoverage {
-    const boundaries = new Set<Key>();
-    for (const name of names) {
-      assert(name.keyRange.start < name.keyRange.end, "a layer needs a non-empty key range");
-      assert(name.lsnRange.start < name.lsnRange.end, "a layer needs a non-empty LSN range");
-      boundaries.add(name.keyRange.start);
-      boundaries.add(name.keyRange.end);
-    }
-    const coverage = new HistoricCoverage([...boundaries].sort());
-    coverage.insertAll(names);
+    const boundaries = boundariesOf(names);
+    const coverage = new HistoricCoverage(new KeyAxis([...boundaries.keys()]));
+    // A map lookup of a layer name's own key string (its hash cached) beats a key-axis lookup.
+    coverage.insertAll(names, (key) => boundaries.get(key)!);
     // Appends grow the pool again when they need to; a built map holds no slack.
     coverage.nodes = coverage.nodes.slice(0, coverage.nodeCount * NODE_SIZE);
     return coverage;
   }
 
   get layerCount(): number {
-    return this.rankCount;
+    return this.layerCountValue;
   }
 
   /** The highest lsn.end of any layer (0 when empty). */
@@ -208,17 +203,16 @@ export class HistoricCoverage {
     return this.lsnEndMaxValue;
   }
 
-  /** Bytes held by the node pool, versions and per-layer arrays. */
+  /** Bytes held by the node pool, versions, key axis and per-layer arrays (not the key strings). */
   get memoryBytes(): number {
     return (
       this.nodes.byteLength +
-      this.boundaryNumbers.byteLength +
+      this.axis.memoryBytes +
       this.versionLsn.byteLength +
       this.versionRoot.byteLength +
-      this.rankLsnStart.byteLength +
-      this.rankLsnEnd.byteLength +
-      this.rankIndex.byteLength +
-      this.indexRank.byteLength
+      (this.versionDirectory?.memoryBytes ?? 0) +
+      this.lsnStarts.byteLength +
+      this.lsnEnds.byteLength
     );
   }
 
@@ -228,48 +222,63 @@ export class HistoricCoverage {
   }
 
   /**
-   * Whether `names` can be added without a rebuild: every one sorts after the last layer already
-   * inserted, and every key boundary is already known.
+   * Whether `names` (in coverage order) can be added without a rebuild: every one sorts after the
+   * last layer already inserted, and every key boundary is already known.
    */
   canAppend(names: readonly LayerName[]): boolean {
+    let last = this.lastName;
     for (const name of names) {
-      if (this.lastName !== null && compareCoverageOrder(this.lastName, name) >= 0) return false;
-      if (!this.boundarySlots.has(name.keyRange.start)) return false;
-      if (!this.boundarySlots.has(name.keyRange.end)) return false;
+      if (last !== null && compareCoverageOrder(last, name) >= 0) return false;
+      if (this.axis.indexOf(name.keyRange.start) < 0) return false;
+      if (this.axis.indexOf(name.keyRange.end) < 0) return false;
+      last = name;
     }
     return true;
   }
 
-  /** Adds layers; they get the next indices in input order. Asserts `canAppend(names)`. */
+  /** Adds layers (in coverage order); they get the next indices. Asserts `canAppend(names)`. */
   append(names: readonly LayerName[]): void {
     assert(this.canAppend(names), "append needs layers after the last one and known boundaries");
-    this.insertAll(names);
+    this.insertAll(names, (key) => this.axis.indexOf(key));
   }
 
-  /** Inserts `names` in coverage order; their boundaries are known and they sort after the last. */
-  private insertAll(names: readonly LayerName[]): void {
-    const firstIndex = this.rankCount;
-    const order = names.map((_, position) => position);
-    order.sort((a, b) => compareCoverageOrder(names[a]!, names[b]!) || a - b);
-    this.reserveLayers(firstIndex + names.length);
-    for (const position of order) {
-      const name = names[position]!;
+  /**
+   * Inserts `names`, in coverage order, after the last one; their boundaries are known and
+   * `boundaryIndex` gives their positions on the key axis.
+   */
+  private insertAll(names: readonly LayerName[], boundaryIndex: (key: Key) => number): void {
+    this.reserveLayers(this.layerCountValue + names.length);
+    for (const name of names) {
       if (this.lastName !== null) {
-        assert(compareCoverageOrder(this.lastName, name) < 0, "duplicate layer in coverage");
+        assert(compareCoverageOrder(this.lastName, name) < 0, "layers out of coverage order");
       }
-      this.insertLayer(name, firstIndex + position);
+      this.insertLayer(name, boundaryIndex(name.keyRange.start), boundaryIndex(name.keyRange.end));
     }
+    this.indexVersions();
     this.cachedLsn = Number.NaN;
   }
 
-  /** lsn.start of the layer at `index` (typed-array reads: no property loads on layer objects). */
+  /** Rebuilds the version directory when versions beyond it have piled up in its last bucket. */
+  private indexVersions(): void {
+    if (this.versionCount === 0) return;
+    const directory = this.versionDirectory;
+    if (
+      directory !== null &&
+      directory.lastBucketSize(0, this.versionCount) <= VERSIONS_UNINDEXED_MAX
+    ) {
+      return;
+    }
+    this.versionDirectory = BucketDirectory.build(this.versionLsn, [0, this.versionCount], 1);
+  }
+
+  /** lsn.start of the layer at `index`. */
   lsnStartOf(index: number): number {
-    return this.rankLsnStart[this.indexRank[index]!]!;
+    return this.lsnStarts[index]!;
   }
 
   /** lsn.end of the layer at `index`. */
   lsnEndOf(index: number): number {
-    return this.rankLsnEnd[this.indexRank[index]!]!;
+    return this.lsnEnds[index]!;
   }
 
   /**
@@ -281,7 +290,11 @@ export class HistoricCoverage {
     hit.image = NO_LAYER;
     const root = this.rootAt(lsn);
     if (root === NULL_NODE) return;
-    const segment = key === this.cachedKey ? this.cachedSegment : this.segmentOfKey(key);
+    // Comparing two keys that differ costs a scan of their long common prefix, so the comparison
+    // is made only where the read path would ask again: the same key at a lower LSN.
+    const again = lsn < this.cachedKeyLsn && key === this.cachedKey;
+    this.cachedKeyLsn = lsn;
+    const segment = again ? this.cachedSegment : this.segmentOfKey(key);
     if (segment < 0) return;
     this.walk(root, segment, hit);
   }
@@ -292,41 +305,36 @@ export class HistoricCoverage {
    */
   queryRange(range: KeyRange, lsn: Lsn): CoveragePiece[] {
     if (range.start >= range.end) return [];
-    const collector = new PieceCollector(range, this.boundaryKeys);
+    const collector = new PieceCollector(range, this.axis.keys);
     const root = this.rootAt(lsn);
-    const first = this.segmentOf(range.start);
+    const first = Math.max(0, this.axis.floor(range.start));
     const end = this.segmentEndOf(range.end);
     if (root !== NULL_NODE && first < end) {
       this.collect(root, 0, 0, first, end, NO_LAYER, NO_LAYER, collector);
     }
-    return collector.finish((rank) => (rank === NO_LAYER ? NO_LAYER : this.rankIndex[rank]!));
+    return collector.finish();
   }
 
   private reserveLayers(count: number): void {
-    this.rankLsnStart = grownFloat64(this.rankLsnStart, count);
-    this.rankLsnEnd = grownFloat64(this.rankLsnEnd, count);
-    this.rankIndex = grownInt32(this.rankIndex, count);
-    this.indexRank = grownInt32(this.indexRank, count);
+    this.lsnStarts = grownFloat64(this.lsnStarts, count);
+    this.lsnEnds = grownFloat64(this.lsnEnds, count);
   }
 
-  private insertLayer(name: LayerName, index: number): void {
-    const rank = this.rankCount++;
-    this.rankLsnStart[rank] = name.lsnRange.start;
-    this.rankLsnEnd[rank] = name.lsnRange.end;
-    this.rankIndex[rank] = index;
-    this.indexRank[index] = rank;
+  private insertLayer(name: LayerName, from: number, to: number): void {
+    const index = this.layerCountValue++;
+    this.lsnStarts[index] = name.lsnRange.start;
+    this.lsnEnds[index] = name.lsnRange.end;
     this.lastName = name;
     if (name.lsnRange.end > this.lsnEndMaxValue) this.lsnEndMaxValue = name.lsnRange.end;
     this.startVersionAt(name.lsnRange.start);
     // One insertion copies at most the two boundary paths: two nodes per level.
     this.nodes = grownInt32(this.nodes, (this.nodeCount + 2 * this.levels + 2) * NODE_SIZE);
-    const from = this.boundarySlots.get(name.keyRange.start)!;
-    const to = this.boundarySlots.get(name.keyRange.end)!;
+    assert(from >= 0 && to >= 0, "layer boundaries must be on the key axis");
     assert(from < to, "layer boundaries out of order");
     const tag = name.kind === "delta" ? DELTA_TAG : IMAGE_TAG;
     const last = this.versionCount - 1;
     const root = this.versionRoot[last]!;
-    this.versionRoot[last] = this.tagRange(root, 0, 0, from, to, rank, tag);
+    this.versionRoot[last] = this.tagRange(root, 0, 0, from, to, index, tag);
   }
 
   /** Opens a new version for `lsnStart` unless the newest one already has that LSN start. */
@@ -356,7 +364,7 @@ export class HistoricCoverage {
 
   /**
    * Tags segments [from, to) below `node` (a node of `level` whose first segment is `low`) with
-   * `rank`; returns the node that replaces `node`.
+   * layer `index`; returns the node that replaces `node`.
    */
   private tagRange(
     node: number,
@@ -364,7 +372,7 @@ export class HistoricCoverage {
     low: number,
     from: number,
     to: number,
-    rank: number,
+    index: number,
     tag: number,
   ): number {
     const own = this.ownNode(node);
@@ -376,7 +384,7 @@ export class HistoricCoverage {
       const slotLow = low + slot * width;
       const at = own * NODE_SIZE + slot * SLOT_SIZE;
       if (from <= slotLow && slotLow + width <= to) {
-        this.raiseTag(at + tag, rank);
+        this.raiseTag(at + tag, index);
       } else {
         const child = this.tagRange(
           this.nodes[at + CHILD]!,
@@ -384,7 +392,7 @@ export class HistoricCoverage {
           slotLow,
           from,
           to,
-          rank,
+          index,
           tag,
         );
         this.nodes[at + CHILD] = child;
@@ -393,26 +401,22 @@ export class HistoricCoverage {
     return own;
   }
 
-  /** Sets the tag at `position` to `rank` where that raises lsn.end strictly (ties: earlier). */
-  private raiseTag(position: number, rank: number): void {
+  /** Sets the tag at `position` to `index` where that raises lsn.end strictly (ties: earlier). */
+  private raiseTag(position: number, index: number): void {
     const current = this.nodes[position]!;
-    if (current === NO_LAYER || this.rankLsnEnd[rank]! > this.rankLsnEnd[current]!) {
-      this.nodes[position] = rank;
+    if (current === NO_LAYER || this.lsnEnds[index]! > this.lsnEnds[current]!) {
+      this.nodes[position] = index;
     }
   }
 
   /** The root of the newest version with LSN start ≤ lsn, or the null node. */
   private rootAt(lsn: number): number {
     if (lsn === this.cachedLsn) return this.cachedRoot;
-    const versions = this.versionLsn;
-    let low = 0;
-    let high = this.versionCount;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (versions[middle]! <= lsn) low = middle + 1;
-      else high = middle;
+    const directory = this.versionDirectory;
+    let root = NULL_NODE;
+    if (directory !== null && lsn >= this.versionLsn[0]!) {
+      root = this.versionRoot[directory.floor(this.versionLsn, 0, lsn, this.versionCount)]!;
     }
-    const root = low === 0 ? NULL_NODE : this.versionRoot[low - 1]!;
     this.cachedLsn = lsn;
     this.cachedRoot = root;
     return root;
@@ -420,47 +424,17 @@ export class HistoricCoverage {
 
   /** The segment holding `key`, or -1 when no layer boundary lies on both sides of it. */
   private segmentOfKey(key: Key): number {
-    assert(key.length === 36, "a key is 36 hex digits");
-    const high = keyPart(key, 0);
-    const middle = keyPart(key, 12);
-    const low = keyPart(key, 24);
-    const segment = this.searchSegment(high, middle, low);
+    const boundary = this.axis.floor(key);
+    const segment = boundary < this.segmentCount ? boundary : -1;
     this.cachedKey = key;
     this.cachedSegment = segment;
     return segment;
   }
 
-  /** Binary search for the last boundary ≤ the decoded key; -1 when outside every segment. */
-  private searchSegment(high: number, middle: number, low: number): number {
-    let first = 0;
-    let count = this.boundaryKeys.length;
-    while (count > 0) {
-      const half = count >>> 1;
-      if (this.isBoundaryAtOrBefore(first + half, high, middle, low)) {
-        first += half + 1;
-        count -= half + 1;
-      } else {
-        count = half;
-      }
-    }
-    return first - 1 < this.segmentCount ? first - 1 : -1;
-  }
-
-  /** Whether the boundary at `slot` is ≤ the decoded key (high, middle, low). */
-  private isBoundaryAtOrBefore(slot: number, high: number, middle: number, low: number): boolean {
-    const numbers = this.boundaryNumbers;
-    const at = slot * KEY_PARTS;
-    const boundaryHigh = numbers[at]!;
-    if (boundaryHigh !== high) return boundaryHigh < high;
-    const boundaryMiddle = numbers[at + 1]!;
-    if (boundaryMiddle !== middle) return boundaryMiddle < middle;
-    return numbers[at + 2]! <= low;
-  }
-
   /** Root-to-leaf walk for one segment, keeping the best delta and image tag on the path. */
   private walk(root: number, segment: number, hit: CoverageHit): void {
     const nodes = this.nodes;
-    const lsnEnds = this.rankLsnEnd;
+    const lsnEnds = this.lsnEnds;
     let delta = NO_LAYER;
     let deltaEnd = -1;
     let image = NO_LAYER;
@@ -487,16 +461,16 @@ export class HistoricCoverage {
       node = nodes[at + CHILD]!;
       if (node === NULL_NODE) break;
     }
-    hit.delta = delta === NO_LAYER ? NO_LAYER : this.rankIndex[delta]!;
-    hit.image = image === NO_LAYER ? NO_LAYER : this.rankIndex[image]!;
+    hit.delta = delta;
+    hit.image = image;
   }
 
-  /** The better of two tags: greater lsn.end, then smaller rank. */
+  /** The better of two tags: greater lsn.end, then smaller index. */
   private betterTag(candidate: number, best: number): number {
     if (candidate === NO_LAYER) return best;
     if (best === NO_LAYER) return candidate;
-    const candidateEnd = this.rankLsnEnd[candidate]!;
-    const bestEnd = this.rankLsnEnd[best]!;
+    const candidateEnd = this.lsnEnds[candidate]!;
+    const bestEnd = this.lsnEnds[best]!;
     if (candidateEnd !== bestEnd) return candidateEnd > bestEnd ? candidate : best;
     return candidate < best ? candidate : best;
   }
@@ -533,36 +507,12 @@ export class HistoricCoverage {
     }
   }
 
-  /** The first segment that overlaps keys ≥ key (0 when key is before every boundary). */
-  private segmentOf(key: Key): number {
-    const slot = this.boundarySlotAtOrBefore(key);
-    return slot < 0 ? 0 : slot;
-  }
-
   /** One past the last segment holding keys < key. */
   private segmentEndOf(key: Key): number {
-    const keys = this.boundaryKeys;
-    let low = 0;
-    let high = keys.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (keys[middle]! < key) low = middle + 1;
-      else high = middle;
-    }
-    return Math.min(low, this.segmentCount);
-  }
-
-  /** The last boundary slot ≤ key, or -1. */
-  private boundarySlotAtOrBefore(key: Key): number {
-    const keys = this.boundaryKeys;
-    let low = 0;
-    let high = keys.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (keys[middle]! <= key) low = middle + 1;
-      else high = middle;
-    }
-    return low - 1;
+    const boundary = this.axis.floor(key);
+    // Boundaries below key: those up to `boundary`, less key itself when it is one.
+    const below = boundary >= 0 && this.axis.keys[boundary] === key ? boundary : boundary + 1;
+    return Math.min(below, this.segmentCount);
   }
 }
 
@@ -592,7 +542,7 @@ class PieceCollector {
     this.push(key > this.range.start ? key : this.range.start, delta, image);
   }
 
-  finish(toIndex: (rank: number) => number): CoveragePiece[] {
+  finish(): CoveragePiece[] {
     const last = this.boundaryKeys[this.boundaryKeys.length - 1];
     if (last !== undefined && last < this.range.end) {
       this.push(last > this.range.start ? last : this.range.start, NO_LAYER, NO_LAYER);
@@ -602,8 +552,8 @@ class PieceCollector {
       const end = i + 1 < this.starts.length ? this.starts[i + 1]! : this.range.end;
       pieces.push({
         keyRange: { start: this.starts[i]!, end },
-        delta: toIndex(this.deltas[i]!),
-        image: toIndex(this.images[i]!),
+        delta: this.deltas[i]!,
+        image: this.images[i]!,
       });
     }
     return pieces;

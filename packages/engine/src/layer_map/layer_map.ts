@@ -9,9 +9,12 @@
  *
  * Design overview. `search` is on the read critical path: the read path calls it once per layer it
  * visits for a key, passing the returned `lsnFloor` as the next `endLsn`. Historic layers are
- * answered by the persistent coverage index (see `historic_coverage.ts`): one version lookup and one
- * root-to-leaf walk, no allocation but the result object. The in-memory layers are few (one open,
- * a short queue of frozen ones) and are checked first with a linear scan.
+ * answered by the persistent coverage index (see `historic_coverage.ts`): one version lookup, one
+ * key lookup and one root-to-leaf walk. The in-memory layers are few (one open, a short queue of
+ * frozen ones) and are checked first with a linear scan. Results are immutable, so the answers
+ * that depend only on the layer (an in-memory layer or an image from its own LSN, a delta from its
+ * LSN start) are made once per layer and shared; only a delta read down to just above an image
+ * gets a new object. A search allocates nothing else.
  *
  * Invariant kept: in-memory layers are newer than every historic layer (the highest historic
  * lsn.end is ≤ the oldest in-memory lsn.start), which is why an in-memory layer below `endLsn`
@@ -26,8 +29,10 @@
  * layers, which takes well under a second for 100,000 layers. `stats` counts both.
  *
  * The historic layers are kept in an array in coverage order (`compareCoverageOrder`), so a
- * coverage index is also a position in that array; the array is replaced, never mutated, so a
- * caller iterating `historicLayers()` is never disturbed by an update.
+ * coverage index is also a position in that array. Once `historicLayers()` has handed the array
+ * out it is never mutated (the next update works on a copy), so a caller iterating it is never
+ * disturbed; an append to an array nobody holds pushes in place, as copying 100,000 layers took
+ * milliseconds per flush.
  */
 import { assert } from "../assert.ts";
 import { KEY_MAX, KEY_MIN, type Key } from "../key/key.ts";
@@ -87,18 +92,41 @@ function assertLayer(condition: boolean, name: LayerName, problem: string): void
   if (!condition) assert(false, `layer ${formatLayerName(name)} ${problem}`);
 }
 
+/** Appends to `results` the shared search result of each of `layers`: read it from its LSN start. */
+function pushResults<L extends HistoricLayerRef, I>(
+  results: SearchResult<L, I>[],
+  layers: readonly L[],
+): SearchResult<L, I>[] {
+  for (const layer of layers) {
+    results.push({ layer, isInMemory: false, lsnFloor: layer.name.lsnRange.start });
+  }
+  return results;
+}
+
 function compareLayers(a: HistoricLayerRef, b: HistoricLayerRef): number {
   return compareCoverageOrder(a.name, b.name);
 }
 
 export class LayerMap<L extends HistoricLayerRef, I extends InMemoryLayerRef = InMemoryLayerRef> {
   /** Historic layers in coverage order: position = coverage index. Replaced, never mutated. */
-  private layers: readonly L[] = [];
+  private layers: L[] = [];
+  /** Whether `historicLayers()` handed `layers` out since it last changed (see the header). */
+  private layersHandedOut = false;
   private readonly layersByIdentity = new Map<string, L>();
   private coverage = HistoricCoverage.build([]);
-  private l0: readonly L[] = [];
+  /** Never handed out (`l0Layers` copies it), so appends push in place. */
+  private l0: L[] = [];
   private open: I | null = null;
   private frozen: readonly I[] = [];
+  /** The search results of the open and frozen layers (see `search`). */
+  private openResult: SearchResult<L, I> | null = null;
+  private frozenResults: readonly SearchResult<L, I>[] = [];
+  /**
+   * Per historic layer (index as in `layers`), "read it from its LSN start" (see `search`). Made
+   * up front, not on first use: the check for a missing one kept `search` from being compiled
+   * as one piece.
+   */
+  private historicResults: SearchResult<L, I>[] = [];
   private batchOpen = false;
   private readonly hit: CoverageHit = { delta: -1, image: -1 };
   readonly stats: LayerMapStats = { fullRebuilds: 0, appends: 0 };
@@ -149,12 +177,13 @@ export class LayerMap<L extends HistoricLayerRef, I extends InMemoryLayerRef = I
 
   /** Every historic layer, in coverage order (LSN start first). */
   historicLayers(): Iterable<L> {
+    this.layersHandedOut = true;
     return this.layers;
   }
 
   /** The L0 deltas (whole key space), in coverage order. */
   l0Layers(): L[] {
-    return [...this.l0];
+    return this.l0.slice();
   }
 
   /** The historic layer with this name (bare, or with a generation suffix, which is ignored). */
@@ -177,6 +206,7 @@ export class LayerMap<L extends HistoricLayerRef, I extends InMemoryLayerRef = I
   setOpenLayer(layer: I | null): void {
     if (layer === null) {
       this.open = null;
+      this.openResult = null;
       return;
     }
     assert(this.open === null, "an open layer is already set: freeze it first");
@@ -190,6 +220,7 @@ export class LayerMap<L extends HistoricLayerRef, I extends InMemoryLayerRef = I
       "the open layer must start at or after every historic layer's end",
     );
     this.open = layer;
+    this.openResult = { layer, isInMemory: true, lsnFloor: layer.lsnStart };
   }
 
   /** Moves the open layer to the end of the frozen queue; its end LSN must be set already. */
@@ -199,7 +230,9 @@ export class LayerMap<L extends HistoricLayerRef, I extends InMemoryLayerRef = I
     assert(layer.lsnEnd !== LSN_MAX, "a frozen layer needs its end LSN");
     assert(layer.lsnStart < layer.lsnEnd, "a frozen layer needs a non-empty LSN range");
     this.frozen = [...this.frozen, layer];
+    this.frozenResults = [...this.frozenResults, this.openResult!];
     this.open = null;
+    this.openResult = null;
   }
 
   /** Drops the oldest frozen layer once it was flushed; asserts `layer` is that one. */
@@ -207,6 +240,7 @@ export class LayerMap<L extends HistoricLayerRef, I extends InMemoryLayerRef = I
     assert(this.frozen.length > 0, "no frozen layer to remove");
     assert(this.frozen[0] === layer, "only the oldest frozen layer can be removed");
     this.frozen = this.frozen.slice(1);
+    this.frozenResults = this.frozenResults.slice(1);
   }
 
   // --- Reads ---
@@ -220,8 +254,7 @@ export class LayerMap<L extends HistoricLayerRef, I extends InMemoryLayerRef = I
    */
   search(key: Key, endLsn: Lsn): SearchResult<L, I> | null {
     const inMemory = this.inMemoryBelow(endLsn);
-    if (inMemory !== null)
-      return { layer: inMemory, isInMemory: true, lsnFloor: inMemory.lsnStart };
+    if (inMemory !== null) return inMemory;
     if (endLsn <= 0) return null;
     const hit = this.hit;
     this.coverage.query(key, (endLsn - 1) as Lsn, hit);
@@ -236,9 +269,7 @@ export class LayerMap<L extends HistoricLayerRef, I extends InMemoryLayerRef = I
   rangeSearch(keyRange: KeyRange, endLsn: Lsn): RangeSearchResult<L, I>[] {
     if (keyRange.start >= keyRange.end) return [];
     const inMemory = this.inMemoryBelow(endLsn);
-    if (inMemory !== null) {
-      return [{ layer: inMemory, isInMemory: true, lsnFloor: inMemory.lsnStart, keyRange }];
-    }
+    if (inMemory !== null) return [{ ...inMemory, keyRange }];
     if (endLsn <= 0) return [];
     const results: RangeSearchResult<L, I>[] = [];
     for (const piece of this.coverage.queryRange(keyRange, (endLsn - 1) as Lsn)) {
@@ -291,25 +322,24 @@ export class LayerMap<L extends HistoricLayerRef, I extends InMemoryLayerRef = I
 
   // --- Internals ---
 
-  /** The newest in-memory layer that starts below `endLsn`, or null. */
-  private inMemoryBelow(endLsn: number): I | null {
+  /** The result for the newest in-memory layer that starts below `endLsn`, or null. */
+  private inMemoryBelow(endLsn: number): SearchResult<L, I> | null {
     const open = this.open;
-    if (open !== null && open.lsnStart < endLsn) return this.checkedInMemory(open);
+    if (open !== null && open.lsnStart < endLsn) return this.checkedInMemory(this.openResult!);
     const frozen = this.frozen;
     for (let i = frozen.length - 1; i >= 0; i--) {
-      const layer = frozen[i]!;
-      if (layer.lsnStart < endLsn) return this.checkedInMemory(layer);
+      if (frozen[i]!.lsnStart < endLsn) return this.checkedInMemory(this.frozenResults[i]!);
     }
     return null;
   }
 
-  private checkedInMemory(layer: I): I {
+  private checkedInMemory(result: SearchResult<L, I>): SearchResult<L, I> {
     const oldest = this.frozen[0] ?? this.open!;
     assert(
       this.coverage.lsnEndMax <= oldest.lsnStart,
       "in-memory layers must be newer than every historic layer",
     );
-    return layer;
+    return result;
   }
 
   /** Neon's `select_layer` for historic layers (indices into `layers`, or -1). */
@@ -322,14 +352,15 @@ export class LayerMap<L extends HistoricLayerRef, I extends InMemoryLayerRef = I
         coverage.lsnEndOf(image) >= coverage.lsnEndOf(delta) ||
         imageLsn + 1 === endLsn
       ) {
-        return { layer: this.layers[image]!, isInMemory: false, lsnFloor: imageLsn as Lsn };
+        return this.historicResults[image]!;
       }
-      const lsnFloor = Math.max(coverage.lsnStartOf(delta), imageLsn + 1) as Lsn;
-      return { layer: this.layers[delta]!, isInMemory: false, lsnFloor };
+      const deltaStart = coverage.lsnStartOf(delta);
+      if (deltaStart > imageLsn) return this.historicResults[delta]!;
+      // The delta straddles the image: read it down to just above the image.
+      return { layer: this.layers[delta]!, isInMemory: false, lsnFloor: (imageLsn + 1) as Lsn };
     }
     if (delta < 0) return null;
-    const lsnFloor = coverage.lsnStartOf(delta) as Lsn;
-    return { layer: this.layers[delta]!, isInMemory: false, lsnFloor };
+    return this.historicResults[delta]!;
   }
 
   /** The delta coverage of `keyRange` at `lsn`: pieces with a delta, neighbours merged. */
@@ -372,9 +403,16 @@ export class LayerMap<L extends HistoricLayerRef, I extends InMemoryLayerRef = I
   private appendLayers(inserted: readonly L[], insertedNames: readonly LayerName[]): void {
     for (const layer of inserted) this.layersByIdentity.set(layerIdentity(layer.name), layer);
     this.coverage.append(insertedNames);
-    this.layers = [...this.layers, ...inserted];
-    const newL0 = inserted.filter((layer) => isL0Name(layer.name));
-    if (newL0.length > 0) this.l0 = [...this.l0, ...newL0];
+    if (this.layersHandedOut) {
+      this.layers = this.layers.slice();
+      this.layersHandedOut = false;
+    }
+    for (const layer of inserted) {
+      this.layers.push(layer);
+      if (isL0Name(layer.name)) this.l0.push(layer);
+    }
+    // Existing layers keep their indices, so their shared results stay valid.
+    pushResults(this.historicResults, inserted);
     assert(this.coverage.layerCount === this.layers.length, "coverage and layers out of step");
     this.stats.appends++;
   }
@@ -387,6 +425,8 @@ export class LayerMap<L extends HistoricLayerRef, I extends InMemoryLayerRef = I
     const layers = [...this.layersByIdentity.values()].sort(compareLayers);
     this.coverage = HistoricCoverage.build(layers.map((layer) => layer.name));
     this.layers = layers;
+    this.layersHandedOut = false;
+    this.historicResults = pushResults([], layers);
     this.l0 = layers.filter((layer) => isL0Name(layer.name));
     assert(this.coverage.layerCount === layers.length, "coverage and layers out of step");
     this.stats.fullRebuilds++;

@@ -15,7 +15,7 @@
  * Flushing an in-memory layer of 100-byte values puts over a million entries, so the per-entry
  * path (`putWords`) takes the key as numbers and does no native calls: fixed fields through a
  * DataView (3 ns for an entry's 26 bytes, against 70 ns with `writeUInt32BE`), the value copied
- * by TypedArray `set`, its CRC in JS when short (see crc32Of), the order check on numbers.
+ * and checksummed in one JS pass when short (see copyWithCrc32), the order check on numbers.
  *
  * # Write-behind
  * Every SYNC_BEHIND_BYTES written, an fdatasync starts on the libuv pool (one at a time), so the
@@ -43,6 +43,7 @@ import { formatLsn, type Lsn, type LsnRange, readLsn } from "../lsn.ts";
 import {
   BLOB_CHECKSUM_SIZE,
   copyWithCrc32,
+  crc32Of,
   decodeKeyWords,
   ENTRY_KEY_SIZE,
   ENTRY_WILL_INIT,
@@ -307,12 +308,19 @@ export class LayerFileWriter {
     if (length + BLOB_CHECKSUM_SIZE > this.out.length - this.outLength) this.flushOut();
     const blobOffset = this.position;
     if (length + BLOB_CHECKSUM_SIZE <= this.out.length) {
-      if (source !== this.source) {
+      const at = this.outLength;
+      let crc: number;
+      if (source === this.source) {
+        crc = copyWithCrc32(source, this.sourceView, start, length, this.out, this.outView, at);
+      } else if (start === 0 && length === source.length) {
+        // A value of its own (compaction's puts): no view to make, checksum it where it lands.
+        this.out.set(source, at);
+        crc = crc32Of(this.out, this.outView, at, at + length);
+      } else {
         this.source = source;
         this.sourceView = new DataView(source.buffer, source.byteOffset, source.byteLength);
+        crc = copyWithCrc32(source, this.sourceView, start, length, this.out, this.outView, at);
       }
-      const at = this.outLength;
-      const crc = copyWithCrc32(source, this.sourceView, start, length, this.out, this.outView, at);
       this.outView.setUint32(at + length, crc);
       this.outLength = at + length + BLOB_CHECKSUM_SIZE;
     } else {
