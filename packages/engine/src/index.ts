@@ -52,6 +52,7 @@ export * from "./timeline/layer_swap_journal.ts";
 export * from "./timeline/metadata.ts";
 export * from "./timeline/timeline.ts";
 export * from "./timeline/timeline_events.ts";
+export * from "./util/abortable_sleep.ts";
 export * from "./util/duration.ts";
 export * from "./util/failpoints.ts";
 export * from "./util/gate.ts";

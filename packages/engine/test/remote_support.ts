@@ -5,9 +5,12 @@
  * manager wired to remote storage; deterministic data and an index consistency check.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import path from "node:path";
-import { TestS3Server } from "../../../test/harness/s3_server.ts";
+import {
+  openRemote,
+  REMOTE_KINDS,
+  type RemoteFixture,
+  type RemoteKind,
+} from "../../../test/harness/remote_backends.ts";
 import { DatadirModification, DatadirState } from "../src/datadir/datadir_modification.ts";
 import { generationSuffix, type TenantId, type TimelineId } from "../src/ids.ts";
 import { type Key, relBlockKey } from "../src/key/key.ts";
@@ -15,14 +18,12 @@ import type { RelTag } from "../src/key/rel_tag.ts";
 import type { Lsn } from "../src/lsn.ts";
 import { DeletionQueue } from "../src/remote/deletion_queue.ts";
 import { parseIndexPart } from "../src/remote/index_part.ts";
-import { LocalFsRemoteStorage } from "../src/remote/local_fs_storage.ts";
 import {
   parseIndexGeneration,
   remoteLayerKey,
   timelinePrefix,
 } from "../src/remote/remote_paths.ts";
 import type { RemoteObject, RemoteStorage } from "../src/remote/remote_storage.ts";
-import type { S3RemoteStorage } from "../src/remote/s3_storage.ts";
 import { formatLayerName } from "../src/storage_layer/layer_name.ts";
 import { BOOTSTRAP_INITDB_LSN } from "../src/tenant/tenant.ts";
 import { TenantManager } from "../src/tenant/tenant_manager.ts";
@@ -32,52 +33,12 @@ import { testRecord } from "../src/value/value.ts";
 import { testIo } from "./helpers.ts";
 import { TimelineModel } from "./model.ts";
 
-export type BackendKind = "local-fs" | "s3";
-export const BACKENDS: readonly BackendKind[] = ["local-fs", "s3"];
-
-export interface Backend {
-  readonly kind: BackendKind;
-  readonly storage: RemoteStorage;
-  /** Makes the storage unreachable: s3rver stopped, or the local root replaced by a file. */
-  outage(): Promise<void>;
-  restore(): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** A fresh, empty remote storage of `kind` under `directory`. */
-export async function openBackend(kind: BackendKind, directory: string): Promise<Backend> {
-  if (kind === "local-fs") {
-    const root = path.join(directory, "remote");
-    mkdirSync(root, { recursive: true });
-    const storage = new LocalFsRemoteStorage(root);
-    return {
-      kind,
-      storage,
-      async outage() {
-        // A file where the directory was: every operation fails (ENOTDIR), as a lost mount would.
-        renameSync(root, `${root}.away`);
-        writeFileSync(root, "not a directory");
-      },
-      async restore() {
-        rmSync(root, { force: true });
-        renameSync(`${root}.away`, root);
-      },
-      async close() {},
-    };
-  }
-  const server = await TestS3Server.start();
-  const storage = server.storage(`test-${process.pid}`);
-  return {
-    kind,
-    storage,
-    outage: () => server.stop(),
-    restore: () => server.start(),
-    async close() {
-      (storage as S3RemoteStorage).destroy();
-      await server.destroy();
-    },
-  };
-}
+/** Both backends, as the cross-process tests use them (test/harness/remote_backends.ts). */
+export type BackendKind = RemoteKind;
+export const BACKENDS = REMOTE_KINDS;
+export type Backend = RemoteFixture;
+/** A fresh, empty remote storage of `kind` under `directory`, able to go down and come back. */
+export const openBackend = openRemote;
 
 type OperationName = "upload" | "download" | "list" | "delete";
 

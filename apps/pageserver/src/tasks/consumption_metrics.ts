@@ -35,7 +35,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { currentLogicalSize } from "@pageserver/api";
-import { type TenantManager, writeFileDurablySync } from "@pageserver/engine";
+import { abortableSleep, type TenantManager, writeFileDurablySync } from "@pageserver/engine";
 import type { ProcessLogger } from "../logging.ts";
 
 export const CONSUMPTION_METRICS_FILE = "consumption_metrics.json";
@@ -102,19 +102,6 @@ function metricKey(metric: MetricName, tenantId: string, timelineId?: string): s
 /** chrono's Display of a UTC time, as Neon's idempotency keys begin: `2022-12-28 11:07:19.317 UTC`. */
 function keyTime(iso: string): string {
   return `${iso.replace("T", " ").replace("Z", "")} UTC`;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 export class ConsumptionMetrics {
@@ -300,7 +287,7 @@ export class ConsumptionMetrics {
           { endpoint, attempt, err: cause ?? (error as Error).message },
           "consumption metrics upload failed",
         );
-        await sleep(UPLOAD_BACKOFF_MS * 2 ** (attempt - 1), signal);
+        await abortableSleep(UPLOAD_BACKOFF_MS * 2 ** (attempt - 1), signal);
         continue;
       }
       if (status >= 200 && status < 300) return "sent";
@@ -309,7 +296,7 @@ export class ConsumptionMetrics {
         return "rejected";
       }
       log.warn({ endpoint, attempt, status }, "consumption metrics upload failed");
-      await sleep(UPLOAD_BACKOFF_MS * 2 ** (attempt - 1), signal);
+      await abortableSleep(UPLOAD_BACKOFF_MS * 2 ** (attempt - 1), signal);
     }
     return "failed";
   }
@@ -322,7 +309,7 @@ export class ConsumptionMetrics {
       } catch (error) {
         this.options.log.error({ err: error }, "consumption metrics round failed");
       }
-      await sleep(this.options.intervalMs, signal);
+      await abortableSleep(this.options.intervalMs, signal);
     }
   }
 }

@@ -49,6 +49,7 @@ import {
   type TimelineMetadata,
 } from "../timeline/metadata.ts";
 import { Timeline } from "../timeline/timeline.ts";
+import { abortableSleep } from "../util/abortable_sleep.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { WalGenerator } from "../wal_generator/wal_generator.ts";
 import {
@@ -810,19 +811,6 @@ export class Tenant {
     const ordered = this.timelines().sort((a, b) => depth(b) - depth(a));
     await Promise.all(ordered.map((timeline) => timeline.shutdown(options)));
   }
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 function depth(timeline: Timeline): number {

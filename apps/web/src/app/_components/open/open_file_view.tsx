@@ -15,6 +15,7 @@ import type { LsnAxis, Mark } from "~/lib/layer_map_renderer";
 import { TIER_NAMES } from "~/lib/layer_set";
 import { formatBytes, formatLsn } from "~/lib/lsn";
 import { LayerMapCanvas } from "../layer_map/layer_map_canvas";
+import { LsnAxisSelect } from "../layer_map/lsn_axis_select";
 
 interface Opened {
   readonly fileName: string;
@@ -144,17 +145,7 @@ export function OpenFileView() {
             </p>
           ) : null}
           <div className="layer-map-controls">
-            <label>
-              LSN axis{" "}
-              <select
-                value={lsnAxis}
-                onChange={(e) => setLsnAxis(e.target.value as LsnAxis)}
-                data-testid="lsn-axis"
-              >
-                <option value="linear">linear</option>
-                <option value="rank">by rank (short layers visible)</option>
-              </select>
-            </label>
+            <LsnAxisSelect value={lsnAxis} onChange={setLsnAxis} />
           </div>
           <LayerMapCanvas
             set={set}

@@ -18,25 +18,21 @@ import { formatRate } from "~/lib/format";
 import { formatBytes, formatLsn } from "~/lib/lsn";
 import { useTRPC } from "~/trpc/react";
 import { QueryState } from "../ui/mutation_status";
+import { CHART_AXIS, CHART_REFRESH_MS, CHART_TOOLTIP_STYLE, chartClock } from "./chart_style";
 
-const REFRESH_MS = 2000;
 const SECONDS = 120;
-const AXIS = { stroke: "#475569", fontSize: 11 };
 
 export function IngestChart({ tenantId, timelineId }: { tenantId: string; timelineId: string }) {
   const trpc = useTRPC();
   const rate = useQuery(
     trpc.ingest.rate.queryOptions(
       { tenantId, timelineId, seconds: SECONDS },
-      { refetchInterval: REFRESH_MS },
+      { refetchInterval: CHART_REFRESH_MS },
     ),
   );
   const current = rate.data?.current;
   const points = (rate.data?.points ?? []).map((p) => ({
-    time: new Date(p.second * 1000).toLocaleTimeString([], {
-      minute: "2-digit",
-      second: "2-digit",
-    }),
+    time: chartClock(p.second),
     wal: p.walBytesPerSecond,
     records: p.recordsPerSecond,
   }));
@@ -54,16 +50,16 @@ export function IngestChart({ tenantId, timelineId }: { tenantId: string; timeli
           <ResponsiveContainer width="100%" height="100%">
             <ComposedChart data={points} margin={{ top: 4, right: 8, bottom: 4, left: 8 }}>
               <CartesianGrid stroke="#1e293b" vertical={false} />
-              <XAxis dataKey="time" minTickGap={40} {...AXIS} />
+              <XAxis dataKey="time" minTickGap={40} {...CHART_AXIS} />
               <YAxis
                 yAxisId="wal"
                 width={64}
                 tickFormatter={(v: number) => formatBytes(v)}
-                {...AXIS}
+                {...CHART_AXIS}
               />
-              <YAxis yAxisId="records" orientation="right" width={44} {...AXIS} />
+              <YAxis yAxisId="records" orientation="right" width={44} {...CHART_AXIS} />
               <Tooltip
-                contentStyle={{ background: "#0a0f1c", border: "1px solid #24324f" }}
+                contentStyle={CHART_TOOLTIP_STYLE}
                 formatter={(v, name) =>
                   name === "WAL/s"
                     ? [formatRate(Number(v)), name]

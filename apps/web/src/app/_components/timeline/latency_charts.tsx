@@ -23,15 +23,9 @@ import {
 import { formatSeconds } from "~/lib/format";
 import { useTRPC } from "~/trpc/react";
 import { QueryState } from "../ui/mutation_status";
+import { CHART_AXIS, CHART_REFRESH_MS, CHART_TOOLTIP_STYLE, chartClock } from "./chart_style";
 
-const REFRESH_MS = 2000;
 const SERIES_SECONDS = 120;
-const AXIS = { stroke: "#475569", fontSize: 11 };
-const TOOLTIP_STYLE = { background: "#0a0f1c", border: "1px solid #24324f" };
-
-function clock(second: number): string {
-  return new Date(second * 1000).toLocaleTimeString([], { minute: "2-digit", second: "2-digit" });
-}
 
 export function LatencyCharts({
   tenantId,
@@ -46,18 +40,18 @@ export function LatencyCharts({
   const trpc = useTRPC();
   const filter = { tenantId, timelineId, queryType: "get_page_at_lsn" as const };
   const histogram = useQuery(
-    trpc.latency.histogram.queryOptions(filter, { refetchInterval: REFRESH_MS }),
+    trpc.latency.histogram.queryOptions(filter, { refetchInterval: CHART_REFRESH_MS }),
   );
   const series = useQuery(
     trpc.latency.timeSeries.queryOptions(
       { ...filter, seconds: SERIES_SECONDS },
-      { refetchInterval: REFRESH_MS },
+      { refetchInterval: CHART_REFRESH_MS },
     ),
   );
   const h = histogram.data;
   const bars = (h?.count ?? 0) === 0 ? [] : (h?.buckets ?? []);
   const points = (series.data ?? []).map((p) => ({
-    time: clock(p.second),
+    time: chartClock(p.second),
     count: p.count,
     p50: p.p50Seconds === null ? null : p.p50Seconds * 1000,
     p99: p.p99Seconds === null ? null : p.p99Seconds * 1000,
@@ -97,11 +91,11 @@ export function LatencyCharts({
                 <XAxis
                   dataKey="upperBoundSeconds"
                   tickFormatter={(v: number) => `≤${formatSeconds(v)}`}
-                  {...AXIS}
+                  {...CHART_AXIS}
                 />
-                <YAxis allowDecimals={false} width={48} {...AXIS} />
+                <YAxis allowDecimals={false} width={48} {...CHART_AXIS} />
                 <Tooltip
-                  contentStyle={TOOLTIP_STYLE}
+                  contentStyle={CHART_TOOLTIP_STYLE}
                   labelFormatter={(v) => `≤ ${formatSeconds(Number(v))}`}
                   formatter={(v) => [String(v), "requests"]}
                 />
@@ -121,17 +115,17 @@ export function LatencyCharts({
           <ResponsiveContainer width="100%" height="100%">
             <ComposedChart data={points} margin={{ top: 4, right: 8, bottom: 4, left: 0 }}>
               <CartesianGrid stroke="#1e293b" vertical={false} />
-              <XAxis dataKey="time" minTickGap={40} {...AXIS} />
-              <YAxis yAxisId="ms" width={48} unit=" ms" {...AXIS} />
+              <XAxis dataKey="time" minTickGap={40} {...CHART_AXIS} />
+              <YAxis yAxisId="ms" width={48} unit=" ms" {...CHART_AXIS} />
               <YAxis
                 yAxisId="count"
                 orientation="right"
                 width={40}
                 allowDecimals={false}
-                {...AXIS}
+                {...CHART_AXIS}
               />
               <Tooltip
-                contentStyle={TOOLTIP_STYLE}
+                contentStyle={CHART_TOOLTIP_STYLE}
                 formatter={(v, name) =>
                   name === "requests"
                     ? [String(v), name]

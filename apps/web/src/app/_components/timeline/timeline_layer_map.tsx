@@ -16,6 +16,7 @@ import type { Band, ColourBy, LsnAxis, Mark } from "~/lib/layer_map_renderer";
 import { formatBytes, formatLsn } from "~/lib/lsn";
 import { useTRPC } from "~/trpc/react";
 import { LayerMapCanvas } from "../layer_map/layer_map_canvas";
+import { LsnAxisSelect } from "../layer_map/lsn_axis_select";
 import type { LiveTimeline } from "./use_live_timeline";
 
 /** The same colours as the LSN bar's marks (globals.css `.lsn-mark.m-*`). */
@@ -102,17 +103,7 @@ export function TimelineLayerMap({
             ))}
           </select>
         </label>
-        <label>
-          LSN axis{" "}
-          <select
-            value={lsnAxis}
-            onChange={(e) => setLsnAxis(e.target.value as LsnAxis)}
-            data-testid="lsn-axis"
-          >
-            <option value="linear">linear</option>
-            <option value="rank">by rank (short layers visible)</option>
-          </select>
-        </label>
+        <LsnAxisSelect value={lsnAxis} onChange={setLsnAxis} />
         {set ? (
           <span className="muted small" data-testid="layer-map-summary">
             {set.count.toLocaleString("en-US")} layers · {formatBytes(set.totalBytes)}
