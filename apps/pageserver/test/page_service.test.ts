@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import {
   BLCKSZ,
+  formatLsn,
   LSN_MAX,
   type Lsn,
   type RelTag,
@@ -319,6 +320,21 @@ describe("page service", () => {
         `pageserver_page_service_pagestream_flush_in_progress_micros\\{[^}]*${onTimeline}`,
       ),
     );
+    // State gauges: the logical size at last_record_lsn, and a lease taken here counted.
+    assert.ok(value(after, "pageserver_current_logical_size", onTimeline) > 0);
+    assert.ok(value(after, "pageserver_visible_physical_size", onTimeline) >= 0);
+    const leasesBefore = value(after, "pageserver_valid_lsn_lease_count", onTimeline);
+    const leased = await node.request<{ valid_until: string }>(
+      "POST",
+      `/v1/tenant/${tenant}/timeline/${timelineId}/lsn_lease`,
+      // An LSN no earlier test leased (a second lease at the same LSN renews the first).
+      { lsn: formatLsn((timeline.lastRecordLsn - 1) as Lsn) },
+    );
+    assert.equal(leased.status, 200);
+    assert.equal(
+      value(await scrape(), "pageserver_valid_lsn_lease_count", onTimeline),
+      leasesBefore + 1,
+    );
     // The §12 names this process exports.
     for (const name of [
       "pageserver_smgr_query_seconds",
@@ -343,6 +359,10 @@ describe("page service", () => {
       "pageserver_resident_physical_size",
       "pageserver_resident_physical_size_global",
       "pageserver_timeline_ephemeral_bytes",
+      "pageserver_visible_physical_size",
+      "pageserver_current_logical_size",
+      "pageserver_valid_lsn_lease_count",
+      "pageserver_wal_redo_seconds",
       "pageserver_last_record_lsn",
       "pageserver_disk_consistent_lsn",
       "pageserver_storage_operations_seconds_global",

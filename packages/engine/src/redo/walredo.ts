@@ -21,6 +21,16 @@ export interface WalRedoStats {
 export const walRedoStats: WalRedoStats = { records: 0, calls: 0 };
 
 /**
+ * Told the duration of every redo (seconds) once set: the process feeds its
+ * `pageserver_wal_redo_seconds` histogram with it. Unset, redo reads no clock.
+ */
+let redoObserver: ((seconds: number) => void) | null = null;
+
+export function setWalRedoObserver(observer: ((seconds: number) => void) | null): void {
+  redoObserver = observer;
+}
+
+/**
  * Applies `records` (oldest first) on top of `baseImage` (null when the oldest record initialises
  * the page). Returns a fresh buffer; `baseImage` is never modified.
  */
@@ -32,6 +42,8 @@ export function applyRecords(
 ): Buffer {
   walRedoStats.calls++;
   walRedoStats.records += records.length;
+  const observer = redoObserver;
+  const startedAt = observer === null ? 0 : performance.now();
   const page = new PageBuffer(baseImage);
   for (const { lsn, record } of records) {
     try {
@@ -48,5 +60,7 @@ export function applyRecords(
       );
     }
   }
-  return Buffer.from(page.view());
+  const result = Buffer.from(page.view());
+  if (observer !== null) observer((performance.now() - startedAt) / 1000);
+  return result;
 }
