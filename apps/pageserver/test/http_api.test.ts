@@ -240,6 +240,38 @@ describe("management API", () => {
     assert.equal(past.body.kind, "past");
   });
 
+  test("download_remote_layers: 404 before any task, 400 on a bad body, 202 with Neon's task info", async () => {
+    const base = `/v1/tenant/${tenant}/timeline/${timeline}/download_remote_layers`;
+    const before = await node.request<{ msg: string }>("GET", base);
+    assert.equal(before.status, 404);
+    assert.equal(before.body.msg, "task never started since last pageserver process start");
+    for (const body of [{}, { max_concurrent_downloads: 0 }, { max_concurrent_downloads: "8" }]) {
+      const bad = await node.request<{ msg: string }>("POST", base, body);
+      assert.equal(bad.status, 400, JSON.stringify(body));
+      assert.match(bad.body.msg, /max_concurrent_downloads/);
+    }
+    const started = await node.request<Record<string, unknown>>("POST", base, {
+      max_concurrent_downloads: 4,
+    });
+    assert.equal(started.status, 202);
+    assert.deepEqual(Object.keys(started.body).sort(), [
+      "failed_download_count",
+      "state",
+      "successful_download_count",
+      "task_id",
+      "total_layer_count",
+    ]);
+    // Every layer is resident here (no remote storage): the task has nothing to do.
+    assert.equal(started.body.total_layer_count, 0);
+    await waitFor(
+      async () => (await node.request<{ state: string }>("GET", base)).body.state === "Completed",
+      10_000,
+      "the download task ends",
+    );
+    const ended = await node.request<Record<string, unknown>>("GET", base);
+    assert.equal(ended.body.task_id, started.body.task_id);
+  });
+
   test("branches: below the GC cutoff 406, delete with children 412, delete 202", async () => {
     const base = `/v1/tenant/${tenant}/timeline`;
     const parent = (await node.request<TimelineInfo>("GET", `${base}/${timeline}`)).body;

@@ -29,6 +29,7 @@ export * from "./read_path/get_vectored.ts";
 export { BLCKSZ } from "./redo/pg_constants.ts";
 export * from "./redo/walredo.ts";
 export * from "./remote/deletion_queue.ts";
+export * from "./remote/download_all_layers.ts";
 export * from "./remote/index_part.ts";
 export * from "./remote/local_fs_storage.ts";
 export * from "./remote/remote_index.ts";

@@ -127,6 +127,41 @@ for (const kind of BACKENDS) {
       await setup.close();
     });
 
+    test("download_remote_layers: every evicted layer comes back, one task at a time; a missing object is counted, not fatal", async () => {
+      const setup = await remoteManager(workdir(), backend.storage);
+      const { tenant, timeline } = await tenantWith(setup, 5);
+      assert.equal(timeline.downloadAllRemoteLayersTask, null);
+      assert.equal((await evictBytes([tenant], Number.MAX_SAFE_INTEGER)).evictedLayers, 5);
+      // One layer's object is gone from remote storage: its download fails, the others go on.
+      const [lost, ...others] = [...timeline.layers.historicLayers()];
+      await backend.storage.delete([timeline.remote!.remoteKeyOf(lost!)]);
+      const first = timeline.downloadAllRemoteLayers(2);
+      assert.ok(first.started);
+      assert.equal(first.task.info.state, "Running");
+      assert.equal(first.task.info.total_layer_count, 5);
+      const second = timeline.downloadAllRemoteLayers(2);
+      assert.ok(!second.started, "a second task is refused while one runs");
+      assert.equal(second.task.info.task_id, first.task.info.task_id);
+      await first.task.done;
+      assert.deepEqual(first.task.info, {
+        task_id: first.task.info.task_id,
+        state: "Completed",
+        total_layer_count: 5,
+        successful_download_count: 4,
+        failed_download_count: 1,
+      });
+      assert.ok(!lost!.resident);
+      for (const layer of others) assert.ok(layer.resident, layer.fileName);
+      // Ended, a new one may start: nothing is left to download but the lost layer.
+      const third = timeline.downloadAllRemoteLayers(1);
+      assert.ok(third.started);
+      assert.notEqual(third.task.info.task_id, first.task.info.task_id);
+      await third.task.done;
+      assert.equal(third.task.info.total_layer_count, 1);
+      assert.equal(third.task.info.failed_download_count, 1);
+      await setup.close();
+    });
+
     test("the tenant's eviction task evicts idle layers by itself", async () => {
       const setup = await remoteManager(workdir(), backend.storage);
       const { timeline, model, lsns } = await tenantWith(setup, 3, {

@@ -44,6 +44,7 @@ import {
   getVectored,
   type ReadStats,
 } from "../read_path/get_vectored.ts";
+import { DownloadAllLayersTask } from "../remote/download_all_layers.ts";
 import { RemoteNotFoundError, RemoteStorageError } from "../remote/remote_storage.ts";
 import type { RemoteTimelineClient } from "../remote/remote_timeline_client.ts";
 import { EPHEMERAL_FILE_PREFIX } from "../storage_layer/ephemeral_file.ts";
@@ -167,6 +168,7 @@ export class Timeline {
     gc: [],
   };
   readonly cancel = new AbortController();
+  private downloadAllTask: DownloadAllLayersTask | null = null;
 
   constructor(options: TimelineOptions) {
     const m = options.metadata;
@@ -500,6 +502,45 @@ export class Timeline {
       throw error;
     }
     return release;
+  }
+
+  /**
+   * Starts downloading every evicted layer in the background (Neon's `download_remote_layers`),
+   * unless a download-all task is running already: then that one is returned, not started.
+   */
+  downloadAllRemoteLayers(maxConcurrentDownloads: number): {
+    started: boolean;
+    task: DownloadAllLayersTask;
+  } {
+    const running = this.downloadAllTask;
+    if (running?.running) return { started: false, task: running };
+    const task = new DownloadAllLayersTask(
+      {
+        historicLayers: () => this.layers.historicLayers(),
+        ensureResident: (layer) => this.ensureResident(layer),
+        signal: this.cancel.signal,
+        onFailure: (layer, error) =>
+          this.log.warn(
+            { err: error, layer: layer.fileName },
+            "download of an evicted layer failed",
+          ),
+      },
+      maxConcurrentDownloads,
+    );
+    this.downloadAllTask = task;
+    this.log.info(
+      { task_id: task.info.task_id, layers: task.info.total_layer_count },
+      "downloading all evicted layers",
+    );
+    void task.done.then(() =>
+      this.log.info({ ...task.info }, "download of all evicted layers ended"),
+    );
+    return { started: true, task };
+  }
+
+  /** The last download-all task since the process started, running or ended; null if none. */
+  get downloadAllRemoteLayersTask(): DownloadAllLayersTask | null {
+    return this.downloadAllTask;
   }
 
   /** Downloads `layers` if evicted, in parallel (each download is shared with any reader). */

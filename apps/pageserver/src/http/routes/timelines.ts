@@ -13,6 +13,7 @@ import {
   InvalidArgumentError,
   identifyLevels,
   type Lsn,
+  NotFoundError,
   type Tenant,
   type Timeline,
   UnavailableError,
@@ -57,6 +58,10 @@ const compactQuery = z.object({
   wait_until_scheduled_compaction_done: queryBool.optional(),
   compact: queryBool.optional(),
   wait_until_flushed: queryBool.optional(),
+});
+
+const downloadRemoteLayersBody = z.object({
+  max_concurrent_downloads: z.number().int().min(1).max(1024),
 });
 
 const walSourceBody = z
@@ -243,6 +248,28 @@ export const timelineRoutes: FastifyPluginAsync<{ context: PageserverContext }> 
       if (layer.resident) return reply.code(304).send();
       await timeline.ensureResident(layer);
       return null;
+    },
+  );
+
+  // Download every evicted layer in the background: 202 with the task's progress, or 409 with
+  // the progress of the one already running.
+  app.post(
+    "/v1/tenant/:tenant_shard_id/timeline/:timeline_id/download_remote_layers",
+    async (request, reply) => {
+      const { timeline } = resolve(request.params);
+      const body = parseWith(downloadRemoteLayersBody, request.body ?? {}, "request body");
+      const { started, task } = timeline.downloadAllRemoteLayers(body.max_concurrent_downloads);
+      return reply.code(started ? 202 : 409).send(task.info);
+    },
+  );
+
+  app.get(
+    "/v1/tenant/:tenant_shard_id/timeline/:timeline_id/download_remote_layers",
+    async (request) => {
+      const { timeline } = resolve(request.params);
+      const task = timeline.downloadAllRemoteLayersTask;
+      if (!task) throw new NotFoundError("task never started since last pageserver process start");
+      return task.info;
     },
   );
 
