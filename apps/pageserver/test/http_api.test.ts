@@ -382,6 +382,61 @@ describe("management API", () => {
     }
   });
 
+  test("tenant reset: loaded again with the same LSNs and pages; drop_cache needs remote storage", async () => {
+    const other = randomId();
+    const tl = randomId();
+    await node.request("PUT", `/v1/tenant/${other}/location_config`, { mode: "AttachedSingle" });
+    assert.equal(
+      (await node.request("POST", `/v1/tenant/${other}/timeline`, { new_timeline_id: tl })).status,
+      201,
+    );
+    const base = `/v1/tenant/${other}/timeline/${tl}`;
+    await node.request("PUT", `${base}/wal_source`, {
+      kind: "generator",
+      params: { workload: "uniform", size: 1, transactions: 200, seed: 5 },
+    });
+    await waitFor(
+      async () =>
+        (await node.request<{ state: string }>("GET", `${base}/wal_source`)).body.state ===
+        "finished",
+      20_000,
+      "ingest",
+    );
+    const before = (await node.request<TimelineInfo>("GET", base)).body;
+    const keyspace = await node.request<{ keys: string[][] }>("GET", `${base}/keyspace`);
+    const key = keyspace.body.keys[0]![0]!;
+    const page = async () =>
+      (
+        await node.app.inject({
+          method: "GET",
+          url: `${base}/getpage?key=${key}&lsn=${before.last_record_lsn}`,
+        })
+      ).rawPayload;
+    const pageBefore = await page();
+
+    const reset = await node.request("POST", `/v1/tenant/${other}/reset`);
+    assert.equal(reset.status, 200, JSON.stringify(reset.body));
+    const after = (await node.request<TimelineInfo>("GET", base)).body;
+    assert.equal(after.last_record_lsn, before.last_record_lsn);
+    assert.equal(after.disk_consistent_lsn, before.last_record_lsn, "reset flushed open layers");
+    assert.ok((await page()).equals(pageBefore));
+
+    const dropCache = await node.request<{ msg: string }>(
+      "POST",
+      `/v1/tenant/${other}/reset?drop_cache=true`,
+    );
+    assert.equal(dropCache.status, 400);
+    assert.match(dropCache.body.msg, /no remote_storage is configured/);
+    assert.equal((await node.request("GET", base)).status, 200, "a refused reset changes nothing");
+    const unknown = await node.request<{ msg: string }>("POST", `/v1/tenant/${randomId()}/reset`);
+    assert.equal(unknown.status, 404);
+    const badQuery = await node.request<{ msg: string }>(
+      "POST",
+      `/v1/tenant/${other}/reset?drop_cache=maybe`,
+    );
+    assert.equal(badQuery.status, 400);
+  });
+
   test("tenant delete and detach", async () => {
     const other = randomId();
     await node.request("PUT", `/v1/tenant/${other}/location_config`, { mode: "AttachedSingle" });

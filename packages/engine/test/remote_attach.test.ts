@@ -82,6 +82,33 @@ for (const kind of BACKENDS) {
       dir[Symbol.dispose]();
     });
 
+    test("reset with drop_cache: attached afresh from remote storage under a new generation, every layer evicted, same bytes", async () => {
+      const setup = await remoteManager(workdir(), backend.storage);
+      const { tenantId, parent, child } = await writeTenant(setup);
+      const expectedParent = expectedAll(parent.model, parent.lsns);
+      const expectedChild = expectedAll(child.model, child.lsns);
+      const oldGeneration = setup.manager.get(tenantId).generation!;
+      const tenant = await setup.manager.reset(tenantId, { dropCache: true });
+      assert.equal(setup.manager.get(tenantId), tenant);
+      assert.equal(tenant.state.slug, "Active");
+      assert.ok(tenant.generation! > oldGeneration);
+      const parentAgain = tenant.getTimeline(parent.timeline.timelineId);
+      const childAgain = tenant.getTimeline(child.timeline.timelineId);
+      for (const timeline of [parentAgain, childAgain])
+        for (const layer of timeline.layers.historicLayers())
+          assert.ok(!layer.resident, `${layer.nameText} starts evicted`);
+      assert.deepEqual(await readAll(childAgain, child.model, child.lsns), expectedChild);
+      assert.deepEqual(await readAll(parentAgain, parent.model, parent.lsns), expectedParent);
+      // A plain reset keeps the local copy and the generation.
+      const again = await setup.manager.reset(tenantId, { dropCache: false });
+      assert.equal(again.generation, tenant.generation);
+      assert.deepEqual(
+        await readAll(again.getTimeline(child.timeline.timelineId), child.model, child.lsns),
+        expectedChild,
+      );
+      await setup.close();
+    });
+
     test("detach, then attach on an empty disk: higher generation, same bytes, layers downloaded on demand", async () => {
       const first = await remoteManager(workdir(), backend.storage);
       const { tenantId, parent, child } = await writeTenant(first);

@@ -14,7 +14,13 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
-import { CorruptionError, NotFoundError, PageserverError } from "../errors.ts";
+import {
+  CorruptionError,
+  InvalidArgumentError,
+  NotFoundError,
+  PageserverError,
+  PreconditionError,
+} from "../errors.ts";
 import { asGeneration, type Generation, isId, type TenantId } from "../ids.ts";
 import { fsyncDirectory, TEMP_FILE_SUFFIX, writeFileDurably } from "../io/durable_fs.ts";
 import {
@@ -28,7 +34,12 @@ import { localLayerFileName } from "../storage_layer/layer_name.ts";
 import { METADATA_FILE_NAME, saveMetadata } from "../timeline/metadata.ts";
 import { Timeline } from "../timeline/timeline.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
-import { LOCATION_CONF_FILE_NAME, type LocationMode, saveLocationConf } from "./location_conf.ts";
+import {
+  LOCATION_CONF_FILE_NAME,
+  type LocationMode,
+  loadLocationConf,
+  saveLocationConf,
+} from "./location_conf.ts";
 import { Tenant, type TenantRemote } from "./tenant.ts";
 import { parseTenantConfig, type TenantConfigKnobs } from "./tenant_config.ts";
 
@@ -289,6 +300,63 @@ export class TenantManager {
     renameSync(directory, doomed);
     await fsyncDirectory(this.tenantsDirectory);
     await rm(doomed, { recursive: true, force: true });
+  }
+
+  /**
+   * Neon's tenant reset: shuts the tenant down (open layers flushed) and loads it again, as a
+   * process restart would — the way out of a Broken state whose cause was fixed. With
+   * `dropCache`, the local copy is dropped too and the tenant attaches afresh from remote storage
+   * (every layer evicted, downloaded on demand), under a new generation; it first waits until
+   * remote storage holds everything, so nothing is lost, and is refused without remote storage,
+   * where the local copy is the only one.
+   */
+  async reset(tenantId: TenantId, options: { dropCache: boolean }): Promise<Tenant> {
+    return this.exclusive(tenantId, async () => {
+      const tenant = this.get(tenantId);
+      const directory = this.tenantDirectory(tenantId);
+      if (options.dropCache) {
+        if (!this.remote)
+          throw new InvalidArgumentError(
+            `cannot reset tenant ${tenantId} with drop_cache: no remote_storage is configured, the local copy is the only one`,
+            { tenantId },
+          );
+        if (tenant.state.slug !== "Active")
+          throw new PreconditionError(
+            `cannot reset tenant ${tenantId} with drop_cache: it is ${tenant.state.slug}, so its uploads cannot be confirmed`,
+            { tenantId },
+          );
+        const { mode, tenantConf } = loadLocationConf(
+          path.join(directory, LOCATION_CONF_FILE_NAME),
+        );
+        await tenant.flushToRemote(this.detachUploadTimeoutMs);
+        await tenant.shutdown({ flush: true });
+        this.tenants.delete(tenantId);
+        await this.removeDirectory(tenantId);
+        const generation = await this.nextGeneration(
+          ((await highestRemoteGeneration(this.remote.storage, tenantId)) ?? 0) + 1,
+        );
+        if (!(await this.prepareFromRemote(tenantId, generation, mode, tenantConf)))
+          throw new CorruptionError(
+            `tenant ${tenantId} was flushed to remote storage but has no timelines there`,
+            { tenantId },
+          );
+      } else {
+        await tenant.shutdown({ flush: true });
+        this.tenants.delete(tenantId);
+      }
+      const loaded = await Tenant.load({
+        tenantId,
+        directory,
+        io: this.io,
+        ...this.tenantOptions(),
+      });
+      this.tenants.set(tenantId, loaded);
+      this.log.info(
+        { tenant_id: tenantId, drop_cache: options.dropCache, state: loaded.state.slug },
+        "tenant reset",
+      );
+      return loaded;
+    });
   }
 
   /** Deletes a tenant and all its data, local and remote. */

@@ -1,5 +1,5 @@
 /**
- * Tenant routes of Neon's `/v1` API: list, detail, delete, location_config, config.
+ * Tenant routes of Neon's `/v1` API: list, detail, delete, reset, location_config, config.
  */
 import { tenantInfo } from "@pageserver/api";
 import type { Tenant, TenantId } from "@pageserver/engine";
@@ -47,6 +47,20 @@ export const tenantRoutes: FastifyPluginAsync<{ context: PageserverContext }> = 
     );
     await tenants.delete(tenantId);
     return reply.code(200).send(null);
+  });
+
+  // Shut down and load again (`drop_cache`: re-attach from remote storage); 200 null.
+  app.post("/v1/tenant/:tenant_shard_id/reset", async (request) => {
+    const tenantId = tenantFromPath(
+      (request.params as { tenant_shard_id: string }).tenant_shard_id,
+    );
+    const query = parseWith(
+      z.object({ drop_cache: queryBool.optional() }).strict(),
+      request.query,
+      "query",
+    );
+    await tenants.reset(tenantId, { dropCache: query.drop_cache ?? false });
+    return null;
   });
 
   app.put("/v1/tenant/:tenant_shard_id/location_config", async (request) => {
