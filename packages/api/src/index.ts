@@ -7,6 +7,7 @@
 export * from "./context.ts";
 export type { LayerChanges } from "./live/layer_changes.ts";
 export type { TimelineWatchEvent } from "./live/timeline_watch.ts";
+export * from "./operations/timeline_operations.ts";
 export { type AppRouter, appRouter } from "./root.ts";
 export type { IngestPoint } from "./telemetry/ingest_sampler.ts";
 export * from "./telemetry/latency_recorder.ts";

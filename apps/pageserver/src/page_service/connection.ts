@@ -14,6 +14,7 @@
 
 import type { KeyObject } from "node:crypto";
 import type { Socket } from "node:net";
+import { checkLeasable } from "@pageserver/api";
 import {
   formatLsn,
   InvalidArgumentError,
@@ -22,7 +23,6 @@ import {
   type Timeline,
 } from "@pageserver/engine";
 import { type AuthError, type Claims, checkPermission, verifyToken } from "../auth/jwt.ts";
-import { checkLeasable } from "../http/routes/timelines.ts";
 import type { PageserverContext } from "../pageserver_context.ts";
 import type { PageServiceMetrics, PagestreamMetrics } from "./page_service_metrics.ts";
 import {

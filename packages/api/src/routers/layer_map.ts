@@ -10,10 +10,17 @@
  *   boundaries (keys are 18 bytes; their numeric spread is meaningless to the eye), the LSN axis
  *   linear between the lowest and highest LSN.
  * - `layer`: one layer by name, with the reason the last GC kept it.
+ *
+ * Mutations: `evict` and `download` one layer (Neon's DELETE / GET …/layer/:name).
  */
 import { describeKey, formatLsn, type Lsn, NotFoundError, parseKey } from "@pageserver/engine";
 import { z } from "zod";
 import { timelineOf } from "../lookup.ts";
+import {
+  downloadLayerOnRequest,
+  evictLayerOnRequest,
+  layerByName,
+} from "../operations/timeline_operations.ts";
 import { timelineInput } from "../schemas.ts";
 import { publicProcedure, router } from "../trpc.ts";
 import {
@@ -195,5 +202,23 @@ export const layerMapRouter = router({
         path: snapshot.layers[index]!.path,
         gcRetention: lastGc?.retained?.[bare] ?? null,
       };
+    }),
+
+  /** Evicts one layer; `evicted: false` when there was nothing to do. */
+  evict: publicProcedure
+    .input(timelineInput.extend({ name: z.string().min(1).max(200) }))
+    .mutation(async ({ ctx, input }) => {
+      const { tenant, timeline } = timelineOf(ctx, input);
+      const layer = layerByName(tenant.tenantId, timeline, input.name);
+      return { evicted: await evictLayerOnRequest(ctx.tenants, timeline, layer) };
+    }),
+
+  /** Downloads one evicted layer; `downloaded: false` when it was resident already. */
+  download: publicProcedure
+    .input(timelineInput.extend({ name: z.string().min(1).max(200) }))
+    .mutation(async ({ ctx, input }) => {
+      const { tenant, timeline } = timelineOf(ctx, input);
+      const layer = layerByName(tenant.tenantId, timeline, input.name);
+      return { downloaded: await downloadLayerOnRequest(timeline, layer) };
     }),
 });

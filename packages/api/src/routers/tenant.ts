@@ -110,6 +110,14 @@ export const tenantRouter = router({
     return { tenantId: input.tenantId };
   }),
 
+  /** Shuts the tenant down and loads it again; `dropCache` re-attaches it from remote storage. */
+  reset: publicProcedure
+    .input(tenantInput.extend({ dropCache: z.boolean().default(false) }))
+    .mutation(async ({ ctx, input }) => {
+      const tenant = await ctx.tenants.reset(input.tenantId, { dropCache: input.dropCache });
+      return tenantListItem(tenant);
+    }),
+
   /** Changes some overrides; a null value resets that knob to its default. */
   patchConfig: publicProcedure
     .input(z.object({ tenantId: tenantIdSchema, patch: tenantConfigInput }))

@@ -5,17 +5,12 @@
  * Each mutation answers with what it did (a compaction's steps, a GC's counts and cutoffs), which
  * the console shows next to the button.
  */
-import {
-  formatLsn,
-  generateTimelineId,
-  InvalidArgumentError,
-  type Lsn,
-  type Timeline,
-} from "@pageserver/engine";
+import { generateTimelineId, InvalidArgumentError } from "@pageserver/engine";
 import { z } from "zod";
 import type { ApiContext } from "../context.ts";
 import { watchTimeline } from "../live/timeline_watch.ts";
 import { tenantOf, timelineOf } from "../lookup.ts";
+import { checkLeasable } from "../operations/timeline_operations.ts";
 import {
   generatorParamsInput,
   lsnSchema,
@@ -32,20 +27,6 @@ import { timelineSummary, walSourceSummary } from "../views/timeline_summary.ts"
 
 /** GC result rows kept in an answer: names of removed layers beyond this are counted only. */
 const GC_REMOVED_NAMES_MAX = 200;
-
-/** Neon refuses a lease below the applied or the planned GC cutoff. */
-function checkLeasable(timeline: Timeline, lsn: Lsn): void {
-  const applied = timeline.latestGcCutoffLsn;
-  const planned = timeline.gc.plannedCutoff;
-  if (lsn < applied)
-    throw new InvalidArgumentError(
-      `cannot lease LSN ${formatLsn(lsn)}: below the applied GC cutoff ${formatLsn(applied)}`,
-    );
-  if (planned !== null && lsn < planned)
-    throw new InvalidArgumentError(
-      `cannot lease LSN ${formatLsn(lsn)}: below the planned GC cutoff ${formatLsn(planned)}`,
-    );
-}
 
 function timelineDetail(ctx: ApiContext, input: z.output<typeof timelineInput>) {
   const { tenant, timeline } = timelineOf(ctx, input);
@@ -172,6 +153,18 @@ export const timelineRouter = router({
       checkLeasable(timeline, input.lsn);
       const validUntilMs = timeline.gc.lease(input.lsn, tenant.config.lsnLeaseLengthMs);
       return { lsn: input.lsn as number, validUntilMs };
+    }),
+
+  /**
+   * Starts downloading every evicted layer in the background (Neon's download_remote_layers);
+   * `started: false` with the running task's progress when one runs already.
+   */
+  downloadRemoteLayers: publicProcedure
+    .input(timelineInput.extend({ maxConcurrentDownloads: z.number().int().min(1).max(1024) }))
+    .mutation(({ ctx, input }) => {
+      const { timeline } = timelineOf(ctx, input);
+      const { started, task } = timeline.downloadAllRemoteLayers(input.maxConcurrentDownloads);
+      return { started, ...task.info };
     }),
 
   /** Attaches the built-in WAL generator (replacing any source), starting after last_record_lsn. */

@@ -3,20 +3,24 @@
  * `…/wal_source` (attach the built-in WAL generator) and `…/levels` (compaction levels).
  */
 
-import { layerMapInfo, timelineInfo } from "@pageserver/api";
 import {
-  ConflictError,
+  checkLeasable,
+  downloadLayerOnRequest,
+  evictLayerOnRequest,
+  layerByName,
+  layerMapInfo,
+  timelineInfo,
+} from "@pageserver/api";
+import {
   collectKeyspace,
   findLsnForTimestamp,
   formatKey,
   formatLsn,
-  InvalidArgumentError,
   identifyLevels,
   type Lsn,
   NotFoundError,
   type Tenant,
   type Timeline,
-  UnavailableError,
 } from "@pageserver/engine";
 import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
@@ -232,12 +236,7 @@ export const timelineRoutes: FastifyPluginAsync<{ context: PageserverContext }> 
   const layerOf = (params: unknown) => {
     const { tenant, timeline } = resolve(params);
     const name = (params as { layer_file_name: string }).layer_file_name;
-    const layer = timeline.layers.findByName(name);
-    if (!layer)
-      throw new InvalidArgumentError(
-        `Layer ${tenant.tenantId}/${timeline.timelineId}/${name} not found`,
-      );
-    return { timeline, layer };
+    return { timeline, layer: layerByName(tenant.tenantId, timeline, name) };
   };
 
   // Download one layer (200), or nothing to do when it is resident (304).
@@ -245,8 +244,7 @@ export const timelineRoutes: FastifyPluginAsync<{ context: PageserverContext }> 
     "/v1/tenant/:tenant_shard_id/timeline/:timeline_id/layer/:layer_file_name",
     async (request, reply) => {
       const { timeline, layer } = layerOf(request.params);
-      if (layer.resident) return reply.code(304).send();
-      await timeline.ensureResident(layer);
+      if (!(await downloadLayerOnRequest(timeline, layer))) return reply.code(304).send();
       return null;
     },
   );
@@ -278,20 +276,8 @@ export const timelineRoutes: FastifyPluginAsync<{ context: PageserverContext }> 
     "/v1/tenant/:tenant_shard_id/timeline/:timeline_id/layer/:layer_file_name",
     async (request, reply) => {
       const { timeline, layer } = layerOf(request.params);
-      if (!layer.resident) return reply.code(304).send();
-      if (!context.tenants.remote)
-        throw new InvalidArgumentError(
-          `cannot evict layer ${layer.nameText}: no remote_storage is configured, the local file is its only copy`,
-        );
-      if (!timeline.remote)
-        throw new UnavailableError(
-          `cannot evict layer ${layer.nameText}: timeline ${timeline.timelineId} is not connected to remote storage yet`,
-        );
-      if (!layer.uploaded)
-        throw new ConflictError(
-          `cannot evict layer ${layer.nameText}: no uploaded index_part.json names it yet`,
-        );
-      if (!(await timeline.evictLayer(layer))) return reply.code(304).send();
+      if (!(await evictLayerOnRequest(context.tenants, timeline, layer)))
+        return reply.code(304).send();
       return null;
     },
   );
@@ -355,19 +341,3 @@ export const timelineRoutes: FastifyPluginAsync<{ context: PageserverContext }> 
     return null;
   });
 };
-
-/** Neon refuses a lease below the applied or the planned GC cutoff. */
-export function checkLeasable(timeline: Timeline, lsn: Lsn): void {
-  const applied = timeline.latestGcCutoffLsn;
-  const planned = timeline.gc.plannedCutoff;
-  if (lsn < applied) {
-    throw new InvalidArgumentError(
-      `cannot lease LSN ${formatLsn(lsn)}: below the applied GC cutoff ${formatLsn(applied)}`,
-    );
-  }
-  if (planned !== null && lsn < planned) {
-    throw new InvalidArgumentError(
-      `cannot lease LSN ${formatLsn(lsn)}: below the planned GC cutoff ${formatLsn(planned)}`,
-    );
-  }
-}
