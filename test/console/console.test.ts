@@ -263,6 +263,14 @@ describe("console", () => {
       });
       assert.equal(layer.name, name);
       assert.match((await details.textContent()) ?? "", new RegExp(layer.kind));
+      // No remote storage here: evicting is refused with the server's reason; download is a no-op.
+      await details.getByTestId("layer-evict").click();
+      await textMatching(
+        page.getByTestId("layer-evict-error"),
+        /no remote_storage is configured, the local file is its only copy/,
+      );
+      await details.getByTestId("layer-download").click();
+      await textMatching(page.getByTestId("layer-download-ok"), /resident already/);
 
       await page.getByTestId("colour-by").selectOption("level");
       await waitFor("a level legend", async () =>
@@ -383,6 +391,10 @@ describe("console", () => {
       await page.getByTestId("op-lease").click();
       await textMatching(page.getByTestId("op-lease-error"), /invalid LSN 'zz'/);
 
+      // Every layer is resident (no remote storage): the download task has nothing to do.
+      await page.getByTestId("op-download-all").click();
+      await textMatching(page.getByTestId("op-download-all-ok"), /downloading 0 evicted layer/);
+
       // The generator, from the UI: a bad size gets the server's bound; then attach and detach.
       await page.getByTestId("gen-size").fill("0");
       await page.getByTestId("gen-attach").click();
@@ -412,6 +424,13 @@ describe("console", () => {
       await page.getByTestId(`timeline-row-${timeline}`).waitFor(VISIBLE);
       assert.equal(await page.getByTestId(`timeline-row-${branch}`).count(), 0);
       assert.equal((await ps1.api("GET", `/v1/tenant/${tenant}/timeline/${branch}`)).status, 404);
+
+      // Reset the tenant, confirmed: it comes back Active with its timeline.
+      await page.getByTestId("reset-tenant").click();
+      await page.getByTestId("reset-tenant-confirm").click();
+      await textMatching(page.getByTestId("reset-tenant-ok"), /reset: Active/);
+      await page.getByTestId(`timeline-row-${timeline}`).waitFor(VISIBLE);
+      assert.equal((await ps1.api("GET", `/v1/tenant/${tenant}/timeline/${timeline}`)).status, 200);
     });
   });
 

@@ -32,6 +32,9 @@ export function TenantView({ node, tenantId }: { node: string; tenantId: string 
       },
     }),
   );
+  const resetTenant = useMutation(
+    trpc.tenant.reset.mutationOptions({ onSuccess: () => void invalidate() }),
+  );
   const deleteTenant = useMutation(
     trpc.tenant.delete.mutationOptions({
       onSuccess: () => router.push(`/ps/${encodeURIComponent(node)}`),
@@ -159,6 +162,33 @@ export function TenantView({ node, tenantId }: { node: string; tenantId: string 
                 config={data.config}
                 onChanged={() => void invalidate()}
               />
+            </section>
+            <section className="panel">
+              <h2>Reset</h2>
+              <p className="muted small">
+                Shuts the tenant down and loads it again from disk (open layers are flushed first);
+                with the cache dropped, it is attached afresh from remote storage.
+              </p>
+              <div className="row">
+                <ConfirmButton
+                  label="Reset tenant"
+                  question={`Reset tenant ${tenantId}? Page service connections to it are closed.`}
+                  onConfirm={() => resetTenant.mutate({ tenantId })}
+                  testId="reset-tenant"
+                  danger={false}
+                />
+                <ConfirmButton
+                  label="Reset, dropping the local copy"
+                  question="Drop the local copy and attach again from remote storage?"
+                  onConfirm={() => resetTenant.mutate({ tenantId, dropCache: true })}
+                  testId="reset-tenant-drop-cache"
+                />
+                <MutationStatus
+                  mutation={resetTenant}
+                  testId="reset-tenant"
+                  success={resetTenant.data ? `reset: ${resetTenant.data.state}` : undefined}
+                />
+              </div>
             </section>
             <section className="panel danger-zone">
               <h2>Delete</h2>

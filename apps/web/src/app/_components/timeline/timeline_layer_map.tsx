@@ -9,7 +9,7 @@
  * compaction may remove the layer, in which case its details say so.
  */
 import type { LsnMarks } from "@pageserver/api";
-import { useQuery } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { formatAge, formatTime } from "~/lib/format";
 import type { Band, ColourBy, LsnAxis, Mark } from "~/lib/layer_map_renderer";
@@ -17,6 +17,7 @@ import { formatBytes, formatLsn } from "~/lib/lsn";
 import { useTRPC } from "~/trpc/react";
 import { LayerMapCanvas } from "../layer_map/layer_map_canvas";
 import { LsnAxisSelect } from "../layer_map/lsn_axis_select";
+import { MutationStatus } from "../ui/mutation_status";
 import type { LiveTimeline } from "./use_live_timeline";
 
 /** The same colours as the LSN bar's marks (globals.css `.lsn-mark.m-*`). */
@@ -155,9 +156,16 @@ function LayerDetails({
   onClose: () => void;
 }) {
   const trpc = useTRPC();
+  const queryClient = useQueryClient();
   const layer = useQuery(
     trpc.layerMap.layer.queryOptions({ tenantId, timelineId, name }, { retry: 0 }),
   );
+  const refresh = () =>
+    void queryClient.invalidateQueries({
+      queryKey: trpc.layerMap.layer.queryKey({ tenantId, timelineId, name }),
+    });
+  const evict = useMutation(trpc.layerMap.evict.mutationOptions({ onSuccess: refresh }));
+  const download = useMutation(trpc.layerMap.download.mutationOptions({ onSuccess: refresh }));
   const data = layer.data;
   return (
     <div className="panel" data-testid="layer-details" style={{ marginTop: "0.8rem" }}>
@@ -212,6 +220,48 @@ function LayerDetails({
           <dt>last GC</dt>
           <dd>{data.gcRetention ? `kept: ${data.gcRetention}` : "no GC decision recorded"}</dd>
         </dl>
+      ) : null}
+      {data ? (
+        <div className="row">
+          <button
+            type="button"
+            disabled={evict.isPending || download.isPending}
+            onClick={() => evict.mutate({ tenantId, timelineId, name })}
+            data-testid="layer-evict"
+          >
+            Evict
+          </button>
+          <button
+            type="button"
+            disabled={evict.isPending || download.isPending}
+            onClick={() => download.mutate({ tenantId, timelineId, name })}
+            data-testid="layer-download"
+          >
+            Download
+          </button>
+          <MutationStatus
+            mutation={evict}
+            testId="layer-evict"
+            success={
+              evict.data
+                ? evict.data.evicted
+                  ? "evicted"
+                  : "not resident: nothing to do"
+                : undefined
+            }
+          />
+          <MutationStatus
+            mutation={download}
+            testId="layer-download"
+            success={
+              download.data
+                ? download.data.downloaded
+                  ? "downloaded"
+                  : "resident already: nothing to do"
+                : undefined
+            }
+          />
+        </div>
       ) : null}
     </div>
   );

@@ -2,7 +2,8 @@
 /**
  * The timeline's operations, each a tRPC mutation with its status next to its button (pending,
  * what it did, or the server's message): checkpoint, compaction, GC, an LSN lease, a branch at
- * an LSN, attaching or detaching the WAL generator, and deleting the timeline (confirmed).
+ * an LSN, downloading every evicted layer, attaching or detaching the WAL generator, and
+ * deleting the timeline (confirmed).
  *
  * Numbers typed here are checked only for being numbers; bounds (a rate too high, a negative
  * horizon) are the server's to check, and its message is shown as is.
@@ -78,6 +79,9 @@ export function TimelineOperations({
   const lease = useMutation(trpc.timeline.leaseLsn.mutationOptions({ onSuccess: refresh }));
   const attach = useMutation(trpc.timeline.attachGenerator.mutationOptions({ onSuccess: refresh }));
   const detach = useMutation(trpc.timeline.detachGenerator.mutationOptions({ onSuccess: refresh }));
+  const downloadAll = useMutation(
+    trpc.timeline.downloadRemoteLayers.mutationOptions({ onSuccess: refresh }),
+  );
   const remove = useMutation(
     trpc.timeline.delete.mutationOptions({
       onSuccess: () => {
@@ -241,6 +245,28 @@ export function TimelineOperations({
             success={
               lease.data
                 ? `leased ${formatLsn(lease.data.lsn)} until ${formatTime(lease.data.validUntilMs)}`
+                : undefined
+            }
+          />
+        </div>
+
+        <div className="row">
+          <button
+            type="button"
+            disabled={downloadAll.isPending}
+            onClick={() => downloadAll.mutate({ ...ids, maxConcurrentDownloads: 8 })}
+            data-testid="op-download-all"
+          >
+            Download evicted layers
+          </button>
+          <MutationStatus
+            mutation={downloadAll}
+            testId="op-download-all"
+            success={
+              downloadAll.data
+                ? downloadAll.data.started
+                  ? `task ${downloadAll.data.task_id}: downloading ${downloadAll.data.total_layer_count} evicted layer(s) in the background`
+                  : `task ${downloadAll.data.task_id} is still running: ${downloadAll.data.successful_download_count} of ${downloadAll.data.total_layer_count} done`
                 : undefined
             }
           />
