@@ -3,7 +3,7 @@
  * ancestry, the main LSNs, sizes, layer counts and what feeds it. Cheap: no logical size (that
  * needs reads; `timeline.get` has it).
  */
-import type { Tenant, Timeline } from "@pageserver/engine";
+import type { FlushFailure, Tenant, Timeline } from "@pageserver/engine";
 
 export interface WalSourceSummary {
   readonly description: string;
@@ -30,6 +30,8 @@ export interface TimelineSummary {
   readonly layerCount: number;
   readonly l0Count: number;
   readonly walSource: WalSourceSummary | null;
+  /** Set while flushes fail (a full disk): ingest is held back until they succeed again. */
+  readonly flushFailure: FlushFailure | null;
 }
 
 export function walSourceSummary(tenant: Tenant, timeline: Timeline): WalSourceSummary | null {
@@ -64,5 +66,6 @@ export function timelineSummary(tenant: Tenant, timeline: Timeline): TimelineSum
     layerCount: timeline.layers.historicCount,
     l0Count: timeline.layers.l0Layers().length,
     walSource: walSourceSummary(tenant, timeline),
+    flushFailure: timeline.flushFailure,
   };
 }

@@ -115,6 +115,13 @@ export const EVICTED_FILE_NAME = "evicted.json";
 export const FROZEN_LAYERS_BACKPRESSURE = 4;
 const FLUSH_RETRY_DELAY_MS_MAX = 10_000;
 
+/** A failing flush, as operators see it (timeline status, console). */
+export interface FlushFailure {
+  readonly message: string;
+  readonly sinceMs: number;
+  readonly attempts: number;
+}
+
 export class Timeline {
   readonly tenantId: TenantId;
   readonly timelineId: TimelineId;
@@ -154,6 +161,7 @@ export class Timeline {
   private ephemeralSequence = 0;
   private readonly lastRecordWaiters: LsnWaiters;
   private flushing: Promise<void> | null = null;
+  private flushFailureValue: FlushFailure | null = null;
   private readonly flushWaiters: Array<{
     lsn: Lsn;
     resolve: () => void;
@@ -653,6 +661,14 @@ export class Timeline {
     this.startFlush();
   }
 
+  /**
+   * Why frozen layers are not reaching disk (a full disk, an I/O error), while the flush retries;
+   * null when the last flush succeeded. Ingest waits meanwhile (backpressure), nothing is lost.
+   */
+  get flushFailure(): FlushFailure | null {
+    return this.flushFailureValue;
+  }
+
   get frozenLayerCount(): number {
     return this.layers.frozenLayers.length;
   }
@@ -686,9 +702,18 @@ export class Timeline {
       try {
         await this.gate.run(() => this.flushOne(frozen));
         failures = 0;
+        if (this.flushFailureValue) {
+          this.log.info({ attempts: this.flushFailureValue.attempts }, "layer flush recovered");
+          this.flushFailureValue = null;
+        }
       } catch (error) {
         if (this.cancel.signal.aborted) break;
         failures++;
+        this.flushFailureValue = {
+          message: `flush of ${frozen.toString()} failed: ${(error as Error).message}`,
+          sinceMs: this.flushFailureValue?.sinceMs ?? Date.now(),
+          attempts: (this.flushFailureValue?.attempts ?? 0) + 1,
+        };
         const delay = Math.min(FLUSH_RETRY_DELAY_MS_MAX, 100 * 2 ** failures);
         this.log.error(
           { err: error, layer: frozen.toString(), retry_in_ms: delay },

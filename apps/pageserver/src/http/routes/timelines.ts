@@ -331,7 +331,12 @@ export const timelineRoutes: FastifyPluginAsync<{ context: PageserverContext }> 
       const loop = tenant.ingestLoop(timeline.timelineId);
       if (!loop)
         return reply.code(404).send({ msg: `timeline ${timeline.timelineId} has no WAL source` });
-      return { description: loop.source.description, ...loop.progress };
+      // Why ingest is held back, when it is: layers that cannot be flushed (a full disk).
+      return {
+        description: loop.source.description,
+        ...loop.progress,
+        flush_error: timeline.flushFailure?.message ?? null,
+      };
     },
   );
 

@@ -12,6 +12,7 @@
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState } from "react";
+import { formatTime } from "~/lib/format";
 import { formatBytes, formatLsn, parseLsn } from "~/lib/lsn";
 import { useTRPC } from "~/trpc/react";
 import { QueryState } from "../ui/mutation_status";
@@ -86,6 +87,13 @@ export function TimelineView({
               {" · "}
               <LiveBadge status={live.status} error={live.error} />
             </div>
+            {summary.flushFailure ? (
+              <div className="panel status error" role="alert" data-testid="flush-failure">
+                Layers are not reaching disk: {summary.flushFailure.message}. Retrying (attempt{" "}
+                {summary.flushFailure.attempts}, since {formatTime(summary.flushFailure.sinceMs)});
+                ingest waits meanwhile and nothing is lost.
+              </div>
+            ) : null}
 
             <section className="panel">
               <h2>LSNs</h2>
