@@ -437,6 +437,55 @@ describe("management API", () => {
     assert.equal(badQuery.status, 400);
   });
 
+  test("block_gc / unblock_gc: GC is skipped while blocked, the block survives a reset, both are idempotent", async () => {
+    const other = randomId();
+    const tl = randomId();
+    await node.request("PUT", `/v1/tenant/${other}/location_config`, { mode: "AttachedSingle" });
+    await node.request("POST", `/v1/tenant/${other}/timeline`, { new_timeline_id: tl });
+    const base = `/v1/tenant/${other}/timeline/${tl}`;
+    await node.request("PUT", `${base}/wal_source`, {
+      kind: "generator",
+      params: { workload: "uniform", size: 1, transactions: 100, seed: 2 },
+    });
+    await waitFor(
+      async () =>
+        (await node.request<{ state: string }>("GET", `${base}/wal_source`)).body.state ===
+        "finished",
+      20_000,
+      "ingest",
+    );
+    await node.request("PUT", `${base}/checkpoint`);
+    const tenantDetail = async () =>
+      (await node.request<{ gc_blocking?: string }>("GET", `/v1/tenant/${other}`)).body;
+    assert.equal((await tenantDetail()).gc_blocking, undefined, "not blocked: field omitted");
+
+    for (let i = 0; i < 2; i++)
+      assert.equal((await node.request("POST", `${base}/block_gc`)).status, 200);
+    assert.equal(
+      (await tenantDetail()).gc_blocking,
+      "BlockingReasons { timelines: 1, reasons: EnumSet(Manual) }",
+    );
+    const blocked = await node.request<{ layers_total: number }>("PUT", `${base}/do_gc`, {
+      gc_horizon: 0,
+    });
+    assert.equal(blocked.status, 200);
+    assert.equal(blocked.body.layers_total, 0, "GC did not look at a layer");
+    assert.equal((await node.request("POST", `/v1/tenant/${other}/reset`)).status, 200);
+    assert.match((await tenantDetail()).gc_blocking ?? "", /Manual/, "durable across a reload");
+
+    for (let i = 0; i < 2; i++)
+      assert.equal((await node.request("POST", `${base}/unblock_gc`)).status, 200);
+    assert.equal((await tenantDetail()).gc_blocking, undefined);
+    const ran = await node.request<{ layers_total: number }>("PUT", `${base}/do_gc`, {
+      gc_horizon: 0,
+    });
+    assert.ok(ran.body.layers_total > 0, "GC runs again");
+    assert.equal(
+      (await node.request("POST", `/v1/tenant/${other}/timeline/${randomId()}/block_gc`)).status,
+      404,
+    );
+  });
+
   test("tenant delete and detach", async () => {
     const other = randomId();
     await node.request("PUT", `/v1/tenant/${other}/location_config`, { mode: "AttachedSingle" });

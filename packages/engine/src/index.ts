@@ -12,6 +12,7 @@ export * from "./datadir/directory_encoding.ts";
 export * from "./errors.ts";
 export * from "./eviction/eviction.ts";
 export * from "./gc/gc.ts";
+export * from "./gc/gc_block.ts";
 export * from "./gc/lsn_for_timestamp.ts";
 export * from "./ids.ts";
 export * from "./ingest/ingest_loop.ts";

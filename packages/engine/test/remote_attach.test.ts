@@ -10,8 +10,9 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { UnavailableError } from "../src/errors.ts";
-import { generateTenantId, generateTimelineId, type TenantId } from "../src/ids.ts";
+import { asGeneration, generateTenantId, generateTimelineId, type TenantId } from "../src/ids.ts";
 import type { Lsn } from "../src/lsn.ts";
+import { downloadLatestIndex } from "../src/remote/remote_index.ts";
 import { remoteIndexKey, timelinePrefix } from "../src/remote/remote_paths.ts";
 import type { Timeline } from "../src/timeline/timeline.ts";
 import { tempDirectory } from "./helpers.ts";
@@ -80,6 +81,42 @@ for (const kind of BACKENDS) {
       await closeOpenSetups();
       await backend.close();
       dir[Symbol.dispose]();
+    });
+
+    test("gc_blocking travels in index_part.json: a block set here holds where the tenant attaches next", async () => {
+      const first = await remoteManager(workdir(), backend.storage);
+      const { tenantId, parent } = await writeTenant(first);
+      const timelineId = parent.timeline.timelineId;
+      const latest = async () =>
+        (await downloadLatestIndex(
+          backend.storage,
+          tenantId,
+          timelineId,
+          asGeneration(0xffff_fff0),
+        ))!.index;
+      assert.equal((await latest()).gcBlocking, null);
+      assert.ok(await parent.timeline.setGcBlock("Manual", true));
+      assert.ok(!(await parent.timeline.setGcBlock("Manual", true)), "idempotent");
+      await parent.timeline.remote!.waitForIdle();
+      assert.deepEqual((await latest()).gcBlocking?.reasons, ["Manual"]);
+      await first.manager.setLocation(tenantId, { mode: "Detached" });
+      await first.close();
+
+      const second = await remoteManager(workdir(), backend.storage);
+      const tenant = (await second.manager.setLocation(tenantId, {
+        mode: "AttachedSingle",
+        tenantConf: QUIET_TENANT_CONF,
+      }))!;
+      assert.match(tenant.gcBlocking ?? "", /timelines: 1, reasons: EnumSet\(Manual\)/);
+      const skipped = await tenant.gc(timelineId, 0);
+      assert.equal(skipped.layers_total, 0, "GC is skipped while blocked");
+      const timeline = tenant.getTimeline(timelineId);
+      assert.ok(await timeline.setGcBlock("Manual", false));
+      await timeline.remote!.waitForIdle();
+      assert.equal((await latest()).gcBlocking, null, "the unblock reached the index");
+      assert.equal(tenant.gcBlocking, null);
+      assert.ok((await tenant.gc(timelineId, 0)).layers_total > 0);
+      await second.close();
     });
 
     test("reset with drop_cache: attached afresh from remote storage under a new generation, every layer evicted, same bytes", async () => {

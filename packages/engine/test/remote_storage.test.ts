@@ -173,6 +173,7 @@ for (const kind of BACKENDS) {
           metadata: metadata(n),
           lineage: {},
           deletedAt: null,
+          gcBlocking: null,
           extra: {},
         };
         await storage.upload(remoteIndexKey(tenantId, timelineId, generation), {

@@ -12,5 +12,7 @@ export function tenantInfo(tenant: Tenant): Record<string, unknown> {
     current_physical_size: physical,
     attachment_status: { slug: tenant.state.slug === "Broken" ? "failed" : "attached" },
     generation: tenant.generation ?? 0,
+    // Neon omits it when nothing blocks GC.
+    ...(tenant.gcBlocking === null ? {} : { gc_blocking: tenant.gcBlocking }),
   };
 }

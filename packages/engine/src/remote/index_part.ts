@@ -4,8 +4,10 @@
  * accepts every version Neon wrote (1–15; the version field is informative): metadata as the JSON
  * object (v7+) or the older 512-byte bincode array; unknown fields are kept when re-serialising.
  */
+
 import { z } from "zod";
 import { CorruptionError } from "../errors.ts";
+import { type GcBlocking, gcBlockingSchema } from "../gc/gc_block.ts";
 import { asGeneration, type Generation, type TimelineId } from "../ids.ts";
 import { formatLsn, type Lsn, parseLsn } from "../lsn.ts";
 import { formatLayerName, type LayerName, parseLayerName } from "../storage_layer/layer_name.ts";
@@ -27,6 +29,8 @@ export interface IndexPart {
   readonly metadata: TimelineMetadata;
   readonly lineage: Record<string, unknown>;
   readonly deletedAt: string | null;
+  /** Neon's `gc_blocking` (v9): GC of the tenant is held off while set. */
+  readonly gcBlocking: GcBlocking | null;
   /** Fields we do not interpret, kept as they were. */
   readonly extra: Record<string, unknown>;
 }
@@ -47,6 +51,7 @@ const indexPartSchema = z
     metadata: z.union([z.record(z.string(), z.unknown()), z.array(z.number())]).optional(),
     lineage: z.record(z.string(), z.unknown()).optional(),
     deleted_at: z.string().nullable().optional(),
+    gc_blocking: gcBlockingSchema.nullable().optional(),
   })
   .passthrough();
 
@@ -113,6 +118,7 @@ export function parseIndexPart(text: string | Buffer, source: string): IndexPart
     metadata,
     lineage,
     deleted_at,
+    gc_blocking,
     ...extra
   } = parsed.data;
   const rawMetadata = metadata_bytes ?? metadata;
@@ -147,6 +153,7 @@ export function parseIndexPart(text: string | Buffer, source: string): IndexPart
     metadata: timelineMetadata,
     lineage: lineage ?? {},
     deletedAt: deleted_at ?? null,
+    gcBlocking: gc_blocking ?? null,
     extra,
   };
 }
@@ -169,6 +176,7 @@ export function serializeIndexPart(index: IndexPart): string {
     metadata_bytes: metadataToJson(index.metadata),
     lineage: index.lineage,
     ...(index.deletedAt === null ? {} : { deleted_at: index.deletedAt }),
+    ...(index.gcBlocking === null ? {} : { gc_blocking: index.gcBlocking }),
   });
 }
 

@@ -27,8 +27,10 @@
  * At shutdown queued operations are dropped: the next start reconciles the local layers with the
  * remote index and uploads what is missing.
  */
+
 import { assert } from "../assert.ts";
 import { ShuttingDownError, UnavailableError } from "../errors.ts";
+import type { GcBlocking } from "../gc/gc_block.ts";
 import type { Generation, TenantId, TimelineId } from "../ids.ts";
 import { LSN_INVALID, type Lsn } from "../lsn.ts";
 import type { PersistentLayer } from "../storage_layer/persistent_layer.ts";
@@ -166,6 +168,7 @@ export class RemoteTimelineClient {
   private readonly awaitingIndex = new Map<string, PersistentLayer>();
   private lineage: Record<string, unknown> = {};
   private extra: Record<string, unknown> = {};
+  private gcBlocking: GcBlocking | null = null;
   private uploadsRunning = 0;
   private readonly abort = new AbortController();
   private idleWaiters: Array<() => void> = [];
@@ -248,6 +251,7 @@ export class RemoteTimelineClient {
       for (const [name, layer] of index.layers) if (keep(name)) this.projected.set(name, layer);
       this.lineage = index.lineage;
       this.extra = index.extra;
+      this.gcBlocking = index.gcBlocking;
       this.latestUploadedIndex = index;
       this.remoteConsistentLsn = index.diskConsistentLsn;
     }
@@ -306,6 +310,16 @@ export class RemoteTimelineClient {
     });
   }
 
+  /** What the next index says of GC blocking; the caller schedules that index. */
+  setGcBlocking(blocking: GcBlocking | null): void {
+    this.gcBlocking = blocking;
+  }
+
+  /** The GC blocking of the newest index remote storage holds (or will: as scheduled). */
+  get projectedGcBlocking(): GcBlocking | null {
+    return this.gcBlocking;
+  }
+
   scheduleIndexUpload(metadata: TimelineMetadata): void {
     if (this.isShutDown) return;
     const index: IndexPart = {
@@ -315,6 +329,7 @@ export class RemoteTimelineClient {
       metadata,
       lineage: this.lineage,
       deletedAt: null,
+      gcBlocking: this.gcBlocking,
       extra: this.extra,
     };
     this.counters.begin("index", "upload");

@@ -32,6 +32,7 @@ import {
 } from "../errors.ts";
 import { evictByThreshold } from "../eviction/eviction.ts";
 import { type GcResult, gcTimeline } from "../gc/gc.ts";
+import { gcBlockingSummary } from "../gc/gc_block.ts";
 import { type Generation, parseTimelineId, type TenantId, type TimelineId } from "../ids.ts";
 import { IngestLoop } from "../ingest/ingest_loop.ts";
 import { fsyncDirectory, TEMP_FILE_SUFFIX, writeFileDurably } from "../io/durable_fs.ts";
@@ -314,6 +315,11 @@ export class Tenant {
       stale.push(remoteLayerKey(this.tenantId, timeline.timelineId, entry.name, entry.generation));
       changed = true;
     }
+    // The local gc_blocking.json is what this attachment decided last; the index follows it.
+    if (JSON.stringify(index?.gcBlocking ?? null) !== JSON.stringify(timeline.gcBlocking)) {
+      client.setGcBlocking(timeline.gcBlocking);
+      changed = true;
+    }
     if (changed) client.scheduleIndexUpload(timeline.metadata());
     client.scheduleDeletion(stale);
     timeline.remote = client;
@@ -495,9 +501,18 @@ export class Tenant {
     return compactTimeline(timeline, { ...options, signal });
   }
 
-  /** Garbage-collects one timeline now, respecting its children's branch points and its leases. */
+  /**
+   * Garbage-collects one timeline now, respecting its children's branch points and its leases.
+   * While GC of the tenant is blocked (see gc/gc_block.ts) nothing is removed and the result
+   * counts nothing, as Neon answers.
+   */
   async gc(timelineId: TimelineId, horizonBytes: number | null): Promise<GcResult> {
     const timeline = this.getTimeline(timelineId);
+    const blocking = this.gcBlocking;
+    if (blocking !== null) {
+      this.log.info({ timeline_id: timelineId, gc_blocking: blocking }, "skipping GC: blocked");
+      return emptyGcResult(timeline);
+    }
     const started = Date.now();
     const result = await timeline.gate.run(() =>
       timeline.layerRewriteLock.run(() =>
@@ -509,6 +524,11 @@ export class Tenant {
     );
     timeline.recordRun("gc", { ...result, startedAtMs: started, durationMs: result.elapsed });
     return result;
+  }
+
+  /** Neon's tenant `gc_blocking` summary: null unless some timeline blocks GC. */
+  get gcBlocking(): string | null {
+    return gcBlockingSummary(this.timelines().map((timeline) => timeline.gcBlocking));
   }
 
   /** Whether GC is held off by the lease deadline after load. */
@@ -817,4 +837,24 @@ function depth(timeline: Timeline): number {
   let d = 0;
   for (let t = timeline.ancestor; t; t = t.ancestor) d++;
   return d;
+}
+
+/** A GC result that removed and kept nothing (GC blocked). */
+function emptyGcResult(timeline: Timeline): GcResult {
+  const cutoff = timeline.latestGcCutoffLsn;
+  return {
+    layers_total: 0,
+    layers_needed_by_cutoff: 0,
+    layers_needed_by_pitr: 0,
+    layers_needed_by_branches: 0,
+    layers_needed_by_leases: 0,
+    layers_not_updated: 0,
+    layers_removed: 0,
+    elapsed: 0,
+    retained: {},
+    removed: [],
+    space_cutoff: cutoff,
+    time_cutoff: cutoff,
+    new_cutoff: cutoff,
+  };
 }

@@ -21,6 +21,7 @@ import {
   PageserverError,
   PreconditionError,
 } from "../errors.ts";
+import { saveGcBlocking } from "../gc/gc_block.ts";
 import { asGeneration, type Generation, isId, type TenantId } from "../ids.ts";
 import { fsyncDirectory, TEMP_FILE_SUFFIX, writeFileDurably } from "../io/durable_fs.ts";
 import {
@@ -266,6 +267,7 @@ export class TenantManager {
         diskConsistentLsn: index.diskConsistentLsn,
       });
       // Every layer starts evicted: the first read that needs one downloads it.
+      await saveGcBlocking(timelineDirectory, index.gcBlocking);
       await Timeline.writeEvictedNames(
         timelineDirectory,
         [...index.layers.values()].map((layer) => ({

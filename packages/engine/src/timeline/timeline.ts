@@ -33,6 +33,14 @@ import {
   ShuttingDownError,
   UnavailableError,
 } from "../errors.ts";
+import {
+  type GcBlocking,
+  type GcBlockReason,
+  loadGcBlocking,
+  saveGcBlocking,
+  withoutReason,
+  withReason,
+} from "../gc/gc_block.ts";
 import type { Generation, TenantId, TimelineId } from "../ids.ts";
 import { isTempFileName, writeFileDurably } from "../io/durable_fs.ts";
 import { formatKey, isCompactKey, type Key } from "../key/key.ts";
@@ -177,6 +185,7 @@ export class Timeline {
   };
   readonly cancel = new AbortController();
   private downloadAllTask: DownloadAllLayersTask | null = null;
+  private gcBlockingValue: GcBlocking | null;
 
   constructor(options: TimelineOptions) {
     const m = options.metadata;
@@ -200,6 +209,7 @@ export class Timeline {
     this.nextOpenLayerAt = (m.diskConsistentLsn + 1) as Lsn;
     this.latestGcCutoff = m.latestGcCutoffLsn;
     this.lastRecordWaiters = new LsnWaiters(m.diskConsistentLsn);
+    this.gcBlockingValue = loadGcBlocking(this.directory);
     assert(
       options.ancestor === null || options.ancestor.timelineId === m.ancestorTimeline,
       "ancestor mismatch",
@@ -544,6 +554,31 @@ export class Timeline {
       this.log.info({ ...task.info }, "download of all evicted layers ended"),
     );
     return { started: true, task };
+  }
+
+  /** Neon's gc_blocking of this timeline (see gc/gc_block.ts); null when GC may run. */
+  get gcBlocking(): GcBlocking | null {
+    return this.gcBlockingValue;
+  }
+
+  /**
+   * Adds (`block`) or removes a GC block reason, durably: locally first, then in the next
+   * index_part.json. Returns whether anything changed (Neon's calls are idempotent).
+   */
+  async setGcBlock(reason: GcBlockReason, block: boolean): Promise<boolean> {
+    const next = block
+      ? withReason(this.gcBlockingValue, reason)
+      : withoutReason(this.gcBlockingValue, reason);
+    if (next === null && block) return false;
+    if (next === undefined) return false;
+    await saveGcBlocking(this.directory, next);
+    this.gcBlockingValue = next;
+    this.log.info({ reason, block, gc_blocking: next }, block ? "GC blocked" : "GC unblocked");
+    if (this.remote) {
+      this.remote.setGcBlocking(next);
+      this.remote.scheduleIndexUpload(this.metadata());
+    }
+    return true;
   }
 
   /** The last download-all task since the process started, running or ended; null if none. */

@@ -249,6 +249,18 @@ export const timelineRoutes: FastifyPluginAsync<{ context: PageserverContext }> 
     },
   );
 
+  // GC blocking (Neon's POST …/block_gc and …/unblock_gc, reason Manual): 200 either way.
+  for (const [suffix, block] of [
+    ["block_gc", true],
+    ["unblock_gc", false],
+  ] as const) {
+    app.post(`/v1/tenant/:tenant_shard_id/timeline/:timeline_id/${suffix}`, async (request) => {
+      const { timeline } = resolve(request.params);
+      await timeline.setGcBlock("Manual", block);
+      return null;
+    });
+  }
+
   // Download every evicted layer in the background: 202 with the task's progress, or 409 with
   // the progress of the one already running.
   app.post(
