@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import {
   copyFileSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -23,12 +24,14 @@ import {
   formatKey,
   LayerFileReader,
   PageCache,
+  pgWal,
   relBlockKey,
 } from "@pageserver/engine";
-import { removeWorkdir } from "../../../test/harness/pageserver_process.ts";
+import { REPO_ROOT, removeWorkdir } from "../../../test/harness/pageserver_process.ts";
 import { runCliProcess, type ServedTimeline, servedTimeline } from "./cli_helpers.ts";
 
-const DATA = "/work/shared/data/neon";
+/** Real data no one here made, beside the repository (never copied into it). */
+const DATA = path.resolve(REPO_ROOT, "../shared/data/neon");
 const ODD_BROOK = path.join(DATA, "odd-brook-layernames.txt");
 const MIXED_INDEX = path.join(DATA, "mixed-workload-index_part.json");
 const TABLE = "1663/5/16384";
@@ -139,6 +142,58 @@ describe("pagectl on Neon's data files", () => {
     const text = await pagectl(["key", key]);
     assert.equal(text.code, 0);
     assert.match(text.stdout, /describes: rel 1663\/16384\/16390_vm blk 7/);
+  });
+
+  test("wal-dump decodes the real PostgreSQL 15 segment as pg_waldump does; damage exits 1 naming the LSN", async () => {
+    // Named as PostgreSQL names it, so that its start LSN (0/1000000) is known.
+    const segment = path.join(scratch, "000000010000000000000001.zst");
+    copyFileSync(path.join(DATA, "pgbench-wal-000000010000000000000001.zst"), segment);
+    // The segment's head is zeroed: from its start there is no WAL, and that is said.
+    const empty = await pagectl(["wal-dump", segment]);
+    assert.equal(empty.code, 0, empty.stderr);
+    assert.equal(empty.stdout, "");
+    assert.match(empty.stderr, /0 records; end of WAL at 0\/1000000: bad_magic/);
+
+    const head = await pagectl(["wal-dump", segment, "--start", "0/14B0000", "--limit", "2"]);
+    assert.equal(head.code, 0, head.stderr);
+    const lines = head.stdout.trimEnd().split("\n");
+    assert.equal(lines.length, 2);
+    // pg_waldump 15: rmgr: Btree len (rec/tot): 53/6421, tx: 1024, lsn: 0/014B0828,
+    // prev 0/014AF478, blkref #0: rel 1663/5/2704 fork main blk 2 (FPW); hole: offset: 752, length: 1824
+    assert.match(
+      lines[0]!,
+      /^rmgr: Btree +len \(rec\/tot\): +53\/ +6421, tx: +1024, lsn: 0\/14B0828, prev 0\/14AF478, .*blkref #0: rel 1663\/5\/2704 fork main blk 2 \(FPW\); hole: offset: 752, length: 1824$/,
+    );
+
+    const stats = await pagectl(["wal-dump", segment, "--start", "0/14B0000", "--stats", "--json"]);
+    assert.equal(stats.code, 0, stats.stderr);
+    const byType = JSON.parse(stats.stdout) as Record<string, { count: number }>;
+    const total = Object.values(byType).reduce((sum, s) => sum + s.count, 0);
+    assert.equal(total, 72_919, "pg_waldump's record count");
+    assert.equal(byType["Heap/0x00"]!.count, 71_446);
+    assert.match(stats.stderr, /72919 records; end of WAL at 0\/1FFFF98: end_of_input/);
+
+    // One flipped byte inside the second record: the first is printed, then exit 1 naming it.
+    const raw = Buffer.from(pgWal.zstdDecompressFrame(readFileSync(segment)));
+    raw[0x14b2158 - 0x1000000 + 30]! ^= 0xff;
+    // Same name (the page headers carry their own LSNs), uncompressed, in a directory of its own.
+    mkdirSync(path.join(scratch, "damaged"));
+    const damaged = path.join(scratch, "damaged", "000000010000000000000001");
+    writeFileSync(damaged, raw);
+    const bad = await pagectl(["wal-dump", damaged, "--start", "0/14B0000"]);
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.equal(bad.stdout.trimEnd().split("\n").length, 1, "the record before the damage");
+    assert.match(bad.stderr, /0\/14B2158/);
+
+    for (const [args, message] of [
+      [["wal-dump", path.join(scratch, "not-a-segment.bin")], /expected a WAL segment name/],
+      [["wal-dump", segment, "--start", "0/5000000"], /outside the segment/],
+      [["wal-dump", segment, "--start", "zz"], /--start/],
+    ] as const) {
+      const run = await pagectl([...args]);
+      assert.equal(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
+      assert.match(run.stderr, message);
+    }
   });
 
   test("bad usage exits 2 with the usage text; failures exit 1 naming the cause", async () => {

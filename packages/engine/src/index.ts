@@ -26,6 +26,8 @@ export * from "./key/rel_tag.ts";
 export * from "./layer_map/layer_map.ts";
 export * from "./limits.ts";
 export * from "./lsn.ts";
+/** PostgreSQL 15 WAL decoding, as a namespace: its names (WalRecord…) are not the engine's. */
+export * as pgWal from "./pg_wal/index.ts";
 export * from "./read_path/get_vectored.ts";
 export { BLCKSZ } from "./redo/pg_constants.ts";
 export * from "./redo/walredo.ts";

@@ -5,13 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { test } from "node:test";
 import { CorruptionError } from "../src/errors.ts";
 import { parseLsn } from "../src/lsn.ts";
 import { parseIndexPart, serializeIndexPart } from "../src/remote/index_part.ts";
 import { isL0Name } from "../src/storage_layer/layer_name.ts";
 
-const NEON_INDEX = "/work/shared/data/neon/mixed-workload-index_part.json";
+const NEON_INDEX = path.resolve(
+  import.meta.dirname,
+  "../../../../shared/data/neon/mixed-workload-index_part.json",
+);
 
 test("Neon's mixed-workload index_part.json: 1,564 layers on shard 0008, generations 1–239", () => {
   const index = parseIndexPart(readFileSync(NEON_INDEX), NEON_INDEX);

@@ -9,6 +9,7 @@
  *     pagectl analyze-layer-map <names|->                  levels, L0s, read amplification, sizes
  *     pagectl key <hex> | --rel spc/db/rel[_fork] --blk N  decode / encode a key
  *     pagectl get-page --pg host:port --tenant T --timeline TL --rel R --blk N [--lsn X/Y|--url U]
+ *     pagectl wal-dump <segment[.zst]> [--start X/Y] [--limit N] [--stats] [--json]
  *
  * draw-timeline and analyze-layer-map also read a running pageserver (`--url --tenant
  * --timeline`) or an index_part.json (`--index-part`). Exit codes: 0 ok, 1 failure (the message
@@ -24,6 +25,7 @@ import { getPageCommand } from "./pagectl/get_page.ts";
 import { indexPartCommand } from "./pagectl/index_part.ts";
 import { keyCommand } from "./pagectl/key_command.ts";
 import { layerCommand } from "./pagectl/layer_commands.ts";
+import { walDumpCommand } from "./pagectl/wal_dump.ts";
 
 export const PAGECTL_USAGE = `usage: pagectl <command> [arguments]
 
@@ -37,6 +39,8 @@ export const PAGECTL_USAGE = `usage: pagectl <command> [arguments]
   key <36 hex digits> | key --rel spc/db/rel[_fork] --blk N [--json]
   get-page --pg HOST:PORT --tenant T --timeline TL --rel spc/db/rel[_fork] --blk N
            [--lsn X/Y | --url http://HOST:PORT] [--jwt TOKEN] [--protocol 2|3] [--full] [--out FILE]
+  wal-dump <segment[.zst]> [--start X/Y] [--limit N] [--stats] [--json]
+                                                decode a PostgreSQL 15 WAL segment
 
 exit codes: 0 ok, 1 failure, 2 usage`;
 
@@ -47,6 +51,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   "analyze-layer-map": analyzeLayerMapCommand,
   key: keyCommand,
   "get-page": getPageCommand,
+  "wal-dump": walDumpCommand,
 };
 
 async function main(args: string[]): Promise<void> {

@@ -4,8 +4,14 @@
  * caller-supplied buffer and return the number of bytes produced, or -1 when the input is not a
  * valid stream for that buffer (a back-reference before the start, a stream that runs out in the
  * middle of an item, output that would overflow). zstd goes through the npm package fzstd (see
- * page_image.ts).
+ * page_image.ts, and `zstdDecompressFrame` for whole files such as archived segments).
  */
+import { decompress as fzstdDecompress } from "fzstd";
+
+/** One or more complete zstd frames (an archived WAL segment, a zstd page image). */
+export function zstdDecompressFrame(src: Uint8Array): Uint8Array {
+  return fzstdDecompress(src);
+}
 
 /**
  * pglz: a control byte gives, LSB first, the kind of the next 8 items. Bit 0: one literal byte.

@@ -1,5 +1,5 @@
 /** PostgreSQL 15 WAL decoding: records out of segment bytes, their block references, their pages. */
-export { lz4DecompressBlock, pglzDecompress } from "./compression.ts";
+export { lz4DecompressBlock, pglzDecompress, zstdDecompressFrame } from "./compression.ts";
 export { CRC32C_INIT, crc32c, crc32cUpdate } from "./crc32c.ts";
 export {
   WalCrcError,
