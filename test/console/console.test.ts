@@ -391,6 +391,20 @@ describe("console", () => {
       await page.getByTestId("op-lease").click();
       await textMatching(page.getByTestId("op-lease-error"), /invalid LSN 'zz'/);
 
+      // Block GC, and lift the block again: the tenant says so while it holds.
+      await page.getByTestId("op-gc-block").click();
+      await textMatching(
+        page.getByTestId("op-gc-block-ok"),
+        /blocked: BlockingReasons \{ timelines: 1/,
+      );
+      assert.match(
+        JSON.stringify((await ps1.api("GET", `/v1/tenant/${tenant}`)).body),
+        /"gc_blocking":"BlockingReasons/,
+      );
+      await textMatching(page.getByTestId("op-gc-block"), /Unblock GC/);
+      await page.getByTestId("op-gc-block").click();
+      await textMatching(page.getByTestId("op-gc-block-ok"), /^unblocked$/);
+
       // Every layer is resident (no remote storage): the download task has nothing to do.
       await page.getByTestId("op-download-all").click();
       await textMatching(page.getByTestId("op-download-all-ok"), /downloading 0 evicted layer/);

@@ -77,6 +77,7 @@ export const tenantRouter = router({
     return {
       ...tenantListItem(tenant),
       gcBlockedUntilMs: tenant.gcBlockedUntil,
+      gcBlocking: tenant.gcBlocking,
       config: {
         overrides: tenant.configOverrides as Record<string, unknown>,
         effective: tenant.effectiveConfigJson(),

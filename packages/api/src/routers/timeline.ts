@@ -155,6 +155,15 @@ export const timelineRouter = router({
       return { lsn: input.lsn as number, validUntilMs };
     }),
 
+  /** Blocks GC of the whole tenant (reason Manual), or lifts this timeline's block. */
+  setGcBlock: publicProcedure
+    .input(timelineInput.extend({ block: z.boolean() }))
+    .mutation(async ({ ctx, input }) => {
+      const { tenant, timeline } = timelineOf(ctx, input);
+      const changed = await timeline.setGcBlock("Manual", input.block);
+      return { changed, blocking: timeline.gcBlocking, tenantGcBlocking: tenant.gcBlocking };
+    }),
+
   /**
    * Starts downloading every evicted layer in the background (Neon's download_remote_layers);
    * `started: false` with the running task's progress when one runs already.

@@ -3,7 +3,7 @@
  * ancestry, the main LSNs, sizes, layer counts and what feeds it. Cheap: no logical size (that
  * needs reads; `timeline.get` has it).
  */
-import type { FlushFailure, Tenant, Timeline } from "@pageserver/engine";
+import type { FlushFailure, GcBlocking, Tenant, Timeline } from "@pageserver/engine";
 
 export interface WalSourceSummary {
   readonly description: string;
@@ -32,6 +32,8 @@ export interface TimelineSummary {
   readonly walSource: WalSourceSummary | null;
   /** Set while flushes fail (a full disk): ingest is held back until they succeed again. */
   readonly flushFailure: FlushFailure | null;
+  /** This timeline's GC block (Neon's gc_blocking), if it holds one. */
+  readonly gcBlocking: GcBlocking | null;
 }
 
 export function walSourceSummary(tenant: Tenant, timeline: Timeline): WalSourceSummary | null {
@@ -67,5 +69,6 @@ export function timelineSummary(tenant: Tenant, timeline: Timeline): TimelineSum
     l0Count: timeline.layers.l0Layers().length,
     walSource: walSourceSummary(tenant, timeline),
     flushFailure: timeline.flushFailure,
+    gcBlocking: timeline.gcBlocking,
   };
 }

@@ -64,6 +64,12 @@ export function TenantView({ node, tenantId }: { node: string; tenantId: string 
               {data.gcBlockedUntilMs > Date.now()
                 ? ` · GC held off until ${formatTime(data.gcBlockedUntilMs)} (lease deadline)`
                 : ""}
+              {data.gcBlocking ? (
+                <span className="error-text" data-testid="tenant-gc-blocking">
+                  {" "}
+                  · GC blocked: {data.gcBlocking}
+                </span>
+              ) : null}
             </div>
             <section className="panel">
               <h2>Branches</h2>

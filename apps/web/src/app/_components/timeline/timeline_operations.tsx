@@ -40,6 +40,7 @@ export function TimelineOperations({
   timelineId,
   lastRecordLsn,
   walSource,
+  gcBlocked,
   lsnText,
   onLsnText,
 }: {
@@ -48,6 +49,7 @@ export function TimelineOperations({
   timelineId: string;
   lastRecordLsn: number;
   walSource: TimelineSummary["walSource"];
+  gcBlocked: boolean;
   lsnText: string;
   onLsnText: (text: string) => void;
 }) {
@@ -79,6 +81,7 @@ export function TimelineOperations({
   const lease = useMutation(trpc.timeline.leaseLsn.mutationOptions({ onSuccess: refresh }));
   const attach = useMutation(trpc.timeline.attachGenerator.mutationOptions({ onSuccess: refresh }));
   const detach = useMutation(trpc.timeline.detachGenerator.mutationOptions({ onSuccess: refresh }));
+  const gcBlock = useMutation(trpc.timeline.setGcBlock.mutationOptions({ onSuccess: refresh }));
   const downloadAll = useMutation(
     trpc.timeline.downloadRemoteLayers.mutationOptions({ onSuccess: refresh }),
   );
@@ -245,6 +248,35 @@ export function TimelineOperations({
             success={
               lease.data
                 ? `leased ${formatLsn(lease.data.lsn)} until ${formatTime(lease.data.validUntilMs)}`
+                : undefined
+            }
+          />
+        </div>
+
+        <div className="row">
+          <button
+            type="button"
+            disabled={gcBlock.isPending}
+            onClick={() => gcBlock.mutate({ ...ids, block: !gcBlocked })}
+            data-testid="op-gc-block"
+          >
+            {gcBlocked ? "Unblock GC" : "Block GC"}
+          </button>
+          <span className="muted small">
+            {gcBlocked
+              ? "GC of the whole tenant is held off by this timeline"
+              : "hold off GC of the whole tenant (durable, survives attach elsewhere)"}
+          </span>
+          <MutationStatus
+            mutation={gcBlock}
+            testId="op-gc-block"
+            success={
+              gcBlock.data
+                ? gcBlock.data.changed
+                  ? gcBlock.data.blocking
+                    ? `blocked: ${gcBlock.data.tenantGcBlocking}`
+                    : "unblocked"
+                  : "nothing to change"
                 : undefined
             }
           />

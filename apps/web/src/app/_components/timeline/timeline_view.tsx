@@ -130,6 +130,7 @@ export function TimelineView({
                 timelineId={timelineId}
                 lastRecordLsn={summary.lastRecordLsn}
                 walSource={summary.walSource}
+                gcBlocked={summary.gcBlocking !== null}
                 lsnText={lsnText}
                 onLsnText={setLsnText}
               />
