@@ -36,6 +36,8 @@ export interface StartOptions {
   readonly nodeId?: number;
   readonly config?: Record<string, unknown>;
   readonly env?: Record<string, string>;
+  /** Flags for node itself, e.g. `--cpu-prof` to profile the pageserver under a benchmark. */
+  readonly nodeArgs?: readonly string[];
   readonly startTimeoutMs?: number;
 }
 
@@ -59,7 +61,8 @@ export function writePageserverConfig(
 export async function startPageserver(options: StartOptions = {}): Promise<PageserverHandle> {
   const workdir = options.workdir ?? makeWorkdir();
   writePageserverConfig(workdir, options.nodeId ?? 1, options.config ?? {});
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, "-D", workdir], {
+  const nodeArgs = options.nodeArgs ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", MAIN, "-D", workdir], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
