@@ -486,6 +486,47 @@ describe("management API", () => {
     );
   });
 
+  test("archival_config: children first, ancestor last, 412 naming the obstacle, durable, is_archived", async () => {
+    const other = randomId();
+    const parent = randomId();
+    const child = randomId();
+    await node.request("PUT", `/v1/tenant/${other}/location_config`, { mode: "AttachedSingle" });
+    await node.request("POST", `/v1/tenant/${other}/timeline`, { new_timeline_id: parent });
+    const branched = await node.request("POST", `/v1/tenant/${other}/timeline`, {
+      new_timeline_id: child,
+      ancestor_timeline_id: parent,
+    });
+    assert.equal(branched.status, 201, JSON.stringify(branched.body));
+    const archival = (tl: string, state: string) =>
+      node.request<{ msg: string }>("PUT", `/v1/tenant/${other}/timeline/${tl}/archival_config`, {
+        state,
+      });
+    const isArchived = async (tl: string) =>
+      (await node.request<{ is_archived: boolean }>("GET", `/v1/tenant/${other}/timeline/${tl}`))
+        .body.is_archived;
+
+    const refused = await archival(parent, "Archived");
+    assert.equal(refused.status, 412);
+    assert.match(refused.body.msg, new RegExp(`unarchived child timelines ${child}`));
+    assert.equal(await isArchived(parent), false);
+    assert.equal((await archival(child, "Archived")).status, 200);
+    assert.equal((await archival(child, "Archived")).status, 200, "idempotent");
+    assert.equal((await archival(parent, "Archived")).status, 200);
+    assert.equal(await isArchived(parent), true);
+    const orphan = await archival(child, "Unarchived");
+    assert.equal(orphan.status, 412);
+    assert.match(orphan.body.msg, new RegExp(`its ancestor ${parent} is archived`));
+
+    assert.equal((await node.request("POST", `/v1/tenant/${other}/reset`)).status, 200);
+    assert.equal(await isArchived(child), true, "durable across a reload");
+    assert.equal((await archival(parent, "Unarchived")).status, 200);
+    assert.equal((await archival(child, "Unarchived")).status, 200);
+    assert.equal(await isArchived(child), false);
+    const bad = await archival(child, "Frozen");
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.msg, /state/);
+  });
+
   test("tenant delete and detach", async () => {
     const other = randomId();
     await node.request("PUT", `/v1/tenant/${other}/location_config`, { mode: "AttachedSingle" });

@@ -51,6 +51,7 @@ export * from "./tenant/tenant.ts";
 export * from "./tenant/tenant_config.ts";
 export * from "./tenant/tenant_manager.ts";
 export * from "./tenant/tenant_state.ts";
+export * from "./timeline/archival.ts";
 export * from "./timeline/gc_info.ts";
 export * from "./timeline/layer_swap_journal.ts";
 export * from "./timeline/metadata.ts";

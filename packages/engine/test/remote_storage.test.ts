@@ -173,6 +173,7 @@ for (const kind of BACKENDS) {
           metadata: metadata(n),
           lineage: {},
           deletedAt: null,
+          archivedAt: null,
           gcBlocking: null,
           extra: {},
         };

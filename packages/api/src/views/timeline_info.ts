@@ -106,7 +106,7 @@ export async function timelineInfo(
     ...walReceiverFields(loop),
     pg_version: timeline.pgVersion,
     state: stateJson(timeline),
-    is_archived: false,
+    is_archived: timeline.archivedAt !== null,
     rel_size_migration: "legacy",
     is_invisible: false,
     image_consistent_lsn: null,

@@ -8,11 +8,8 @@
  * Neon does, in the `gc_blocking` field of index_part.json, so a tenant attached elsewhere stays
  * blocked.
  */
-import { existsSync, readFileSync, rmSync } from "node:fs";
-import path from "node:path";
 import { z } from "zod";
-import { CorruptionError } from "../errors.ts";
-import { fsyncDirectory, writeFileDurably } from "../io/durable_fs.ts";
+import { loadJsonState, saveJsonState } from "../io/json_state_file.ts";
 
 export const GC_BLOCK_REASONS = ["Manual", "DetachAncestor"] as const;
 export type GcBlockReason = (typeof GC_BLOCK_REASONS)[number];
@@ -51,32 +48,14 @@ export function withoutReason(
 }
 
 export function loadGcBlocking(timelineDirectory: string): GcBlocking | null {
-  const file = path.join(timelineDirectory, GC_BLOCKING_FILE_NAME);
-  if (!existsSync(file)) return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, "utf8"));
-  } catch (error) {
-    throw new CorruptionError(`${file} is not JSON`, { file }, error);
-  }
-  const parsed = gcBlockingSchema.safeParse(json);
-  if (!parsed.success)
-    throw new CorruptionError(`${file} is invalid: ${parsed.error.issues[0]!.message}`, { file });
-  return parsed.data;
+  return loadJsonState(timelineDirectory, GC_BLOCKING_FILE_NAME, gcBlockingSchema);
 }
 
 export async function saveGcBlocking(
   timelineDirectory: string,
   blocking: GcBlocking | null,
 ): Promise<void> {
-  const file = path.join(timelineDirectory, GC_BLOCKING_FILE_NAME);
-  if (blocking === null) {
-    if (!existsSync(file)) return;
-    rmSync(file);
-    await fsyncDirectory(timelineDirectory);
-    return;
-  }
-  await writeFileDurably(file, `${JSON.stringify(blocking)}\n`);
+  await saveJsonState(timelineDirectory, GC_BLOCKING_FILE_NAME, blocking);
 }
 
 /** Neon's tenant-level summary, as its tenant list shows it (a Rust Debug string). */

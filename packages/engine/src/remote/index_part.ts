@@ -29,6 +29,8 @@ export interface IndexPart {
   readonly metadata: TimelineMetadata;
   readonly lineage: Record<string, unknown>;
   readonly deletedAt: string | null;
+  /** Neon's `archived_at` (v8): the timeline is archived since then. */
+  readonly archivedAt: string | null;
   /** Neon's `gc_blocking` (v9): GC of the tenant is held off while set. */
   readonly gcBlocking: GcBlocking | null;
   /** Fields we do not interpret, kept as they were. */
@@ -51,6 +53,7 @@ const indexPartSchema = z
     metadata: z.union([z.record(z.string(), z.unknown()), z.array(z.number())]).optional(),
     lineage: z.record(z.string(), z.unknown()).optional(),
     deleted_at: z.string().nullable().optional(),
+    archived_at: z.string().nullable().optional(),
     gc_blocking: gcBlockingSchema.nullable().optional(),
   })
   .passthrough();
@@ -118,6 +121,7 @@ export function parseIndexPart(text: string | Buffer, source: string): IndexPart
     metadata,
     lineage,
     deleted_at,
+    archived_at,
     gc_blocking,
     ...extra
   } = parsed.data;
@@ -153,6 +157,7 @@ export function parseIndexPart(text: string | Buffer, source: string): IndexPart
     metadata: timelineMetadata,
     lineage: lineage ?? {},
     deletedAt: deleted_at ?? null,
+    archivedAt: archived_at ?? null,
     gcBlocking: gc_blocking ?? null,
     extra,
   };
@@ -176,6 +181,7 @@ export function serializeIndexPart(index: IndexPart): string {
     metadata_bytes: metadataToJson(index.metadata),
     lineage: index.lineage,
     ...(index.deletedAt === null ? {} : { deleted_at: index.deletedAt }),
+    ...(index.archivedAt === null ? {} : { archived_at: index.archivedAt }),
     ...(index.gcBlocking === null ? {} : { gc_blocking: index.gcBlocking }),
   });
 }

@@ -169,6 +169,7 @@ export class RemoteTimelineClient {
   private lineage: Record<string, unknown> = {};
   private extra: Record<string, unknown> = {};
   private gcBlocking: GcBlocking | null = null;
+  private archivedAt: string | null = null;
   private uploadsRunning = 0;
   private readonly abort = new AbortController();
   private idleWaiters: Array<() => void> = [];
@@ -252,6 +253,7 @@ export class RemoteTimelineClient {
       this.lineage = index.lineage;
       this.extra = index.extra;
       this.gcBlocking = index.gcBlocking;
+      this.archivedAt = index.archivedAt;
       this.latestUploadedIndex = index;
       this.remoteConsistentLsn = index.diskConsistentLsn;
     }
@@ -315,6 +317,15 @@ export class RemoteTimelineClient {
     this.gcBlocking = blocking;
   }
 
+  /** What the next index says of archival; the caller schedules that index. */
+  setArchivedAt(archivedAt: string | null): void {
+    this.archivedAt = archivedAt;
+  }
+
+  get projectedArchivedAt(): string | null {
+    return this.archivedAt;
+  }
+
   /** The GC blocking of the newest index remote storage holds (or will: as scheduled). */
   get projectedGcBlocking(): GcBlocking | null {
     return this.gcBlocking;
@@ -329,6 +340,7 @@ export class RemoteTimelineClient {
       metadata,
       lineage: this.lineage,
       deletedAt: null,
+      archivedAt: this.archivedAt,
       gcBlocking: this.gcBlocking,
       extra: this.extra,
     };

@@ -32,6 +32,7 @@ import {
 import { tenantPrefix } from "../remote/remote_paths.ts";
 import type { LayerIo } from "../storage_layer/layer_file_reader.ts";
 import { localLayerFileName } from "../storage_layer/layer_name.ts";
+import { saveArchivedAt } from "../timeline/archival.ts";
 import { METADATA_FILE_NAME, saveMetadata } from "../timeline/metadata.ts";
 import { Timeline } from "../timeline/timeline.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
@@ -268,6 +269,7 @@ export class TenantManager {
       });
       // Every layer starts evicted: the first read that needs one downloads it.
       await saveGcBlocking(timelineDirectory, index.gcBlocking);
+      await saveArchivedAt(timelineDirectory, index.archivedAt);
       await Timeline.writeEvictedNames(
         timelineDirectory,
         [...index.layers.values()].map((layer) => ({

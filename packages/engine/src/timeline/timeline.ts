@@ -71,6 +71,7 @@ import { failpoint } from "../util/failpoints.ts";
 import { Gate } from "../util/gate.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import type { Value } from "../value/value.ts";
+import { loadArchivedAt, naiveUtcNow, saveArchivedAt } from "./archival.ts";
 import { GcInfo } from "./gc_info.ts";
 import {
   commitLayerSwap,
@@ -186,6 +187,7 @@ export class Timeline {
   readonly cancel = new AbortController();
   private downloadAllTask: DownloadAllLayersTask | null = null;
   private gcBlockingValue: GcBlocking | null;
+  private archivedAtValue: string | null;
 
   constructor(options: TimelineOptions) {
     const m = options.metadata;
@@ -210,6 +212,7 @@ export class Timeline {
     this.latestGcCutoff = m.latestGcCutoffLsn;
     this.lastRecordWaiters = new LsnWaiters(m.diskConsistentLsn);
     this.gcBlockingValue = loadGcBlocking(this.directory);
+    this.archivedAtValue = loadArchivedAt(this.directory);
     assert(
       options.ancestor === null || options.ancestor.timelineId === m.ancestorTimeline,
       "ancestor mismatch",
@@ -554,6 +557,29 @@ export class Timeline {
       this.log.info({ ...task.info }, "download of all evicted layers ended"),
     );
     return { started: true, task };
+  }
+
+  /** When the timeline was archived (see timeline/archival.ts), or null. */
+  get archivedAt(): string | null {
+    return this.archivedAtValue;
+  }
+
+  /**
+   * Archives or unarchives, durably (locally, then in the next index_part.json). The tenant
+   * checks the preconditions (children archived, ancestor not archived) before calling this.
+   * Returns whether anything changed.
+   */
+  async setArchived(archived: boolean): Promise<boolean> {
+    if (archived === (this.archivedAtValue !== null)) return false;
+    const next = archived ? naiveUtcNow() : null;
+    await saveArchivedAt(this.directory, next);
+    this.archivedAtValue = next;
+    this.log.info({ archived_at: next }, archived ? "timeline archived" : "timeline unarchived");
+    if (this.remote) {
+      this.remote.setArchivedAt(next);
+      this.remote.scheduleIndexUpload(this.metadata());
+    }
+    return true;
   }
 
   /** Neon's gc_blocking of this timeline (see gc/gc_block.ts); null when GC may run. */

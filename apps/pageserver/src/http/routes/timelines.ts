@@ -12,6 +12,7 @@ import {
   timelineInfo,
 } from "@pageserver/api";
 import {
+  applyArchivalState,
   collectKeyspace,
   findLsnForTimestamp,
   formatKey,
@@ -63,6 +64,8 @@ const compactQuery = z.object({
   compact: queryBool.optional(),
   wait_until_flushed: queryBool.optional(),
 });
+
+const archivalConfigBody = z.object({ state: z.enum(["Archived", "Unarchived"]) });
 
 const downloadRemoteLayersBody = z.object({
   max_concurrent_downloads: z.number().int().min(1).max(1024),
@@ -248,6 +251,14 @@ export const timelineRoutes: FastifyPluginAsync<{ context: PageserverContext }> 
       return null;
     },
   );
+
+  // Archive or unarchive (Neon's archival_config): 200; 412 when children or the ancestor forbid.
+  app.put("/v1/tenant/:tenant_shard_id/timeline/:timeline_id/archival_config", async (request) => {
+    const { tenant, timeline } = resolve(request.params);
+    const body = parseWith(archivalConfigBody, request.body ?? {}, "archival config");
+    await applyArchivalState(timeline, tenant.children(timeline.timelineId), body.state);
+    return null;
+  });
 
   // GC blocking (Neon's POST …/block_gc and …/unblock_gc, reason Manual): 200 either way.
   for (const [suffix, block] of [
