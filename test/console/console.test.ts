@@ -405,6 +405,10 @@ describe("console", () => {
       await page.getByTestId("op-gc-block").click();
       await textMatching(page.getByTestId("op-gc-block-ok"), /^unblocked$/);
 
+      // Archiving the timeline with a live branch is refused with the server's reason.
+      await page.getByTestId("op-archive").click();
+      await textMatching(page.getByTestId("op-archive-error"), /unarchived child timelines/);
+
       // Every layer is resident (no remote storage): the download task has nothing to do.
       await page.getByTestId("op-download-all").click();
       await textMatching(page.getByTestId("op-download-all-ok"), /downloading 0 evicted layer/);

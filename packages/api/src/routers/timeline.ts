@@ -5,7 +5,7 @@
  * Each mutation answers with what it did (a compaction's steps, a GC's counts and cutoffs), which
  * the console shows next to the button.
  */
-import { generateTimelineId, InvalidArgumentError } from "@pageserver/engine";
+import { applyArchivalState, generateTimelineId, InvalidArgumentError } from "@pageserver/engine";
 import { z } from "zod";
 import type { ApiContext } from "../context.ts";
 import { watchTimeline } from "../live/timeline_watch.ts";
@@ -153,6 +153,19 @@ export const timelineRouter = router({
       checkLeasable(timeline, input.lsn);
       const validUntilMs = timeline.gc.lease(input.lsn, tenant.config.lsnLeaseLengthMs);
       return { lsn: input.lsn as number, validUntilMs };
+    }),
+
+  /** Archives (children first) or unarchives (ancestor first) the timeline. */
+  setArchived: publicProcedure
+    .input(timelineInput.extend({ archived: z.boolean() }))
+    .mutation(async ({ ctx, input }) => {
+      const { tenant, timeline } = timelineOf(ctx, input);
+      const changed = await applyArchivalState(
+        timeline,
+        tenant.children(timeline.timelineId),
+        input.archived ? "Archived" : "Unarchived",
+      );
+      return { changed, archivedAt: timeline.archivedAt };
     }),
 
   /** Blocks GC of the whole tenant (reason Manual), or lifts this timeline's block. */

@@ -34,6 +34,8 @@ export interface TimelineSummary {
   readonly flushFailure: FlushFailure | null;
   /** This timeline's GC block (Neon's gc_blocking), if it holds one. */
   readonly gcBlocking: GcBlocking | null;
+  /** When the timeline was archived (Neon's archived_at), or null. */
+  readonly archivedAt: string | null;
 }
 
 export function walSourceSummary(tenant: Tenant, timeline: Timeline): WalSourceSummary | null {
@@ -70,5 +72,6 @@ export function timelineSummary(tenant: Tenant, timeline: Timeline): TimelineSum
     walSource: walSourceSummary(tenant, timeline),
     flushFailure: timeline.flushFailure,
     gcBlocking: timeline.gcBlocking,
+    archivedAt: timeline.archivedAt,
   };
 }

@@ -41,6 +41,7 @@ export function TimelineOperations({
   lastRecordLsn,
   walSource,
   gcBlocked,
+  archived,
   lsnText,
   onLsnText,
 }: {
@@ -50,6 +51,7 @@ export function TimelineOperations({
   lastRecordLsn: number;
   walSource: TimelineSummary["walSource"];
   gcBlocked: boolean;
+  archived: boolean;
   lsnText: string;
   onLsnText: (text: string) => void;
 }) {
@@ -82,6 +84,7 @@ export function TimelineOperations({
   const attach = useMutation(trpc.timeline.attachGenerator.mutationOptions({ onSuccess: refresh }));
   const detach = useMutation(trpc.timeline.detachGenerator.mutationOptions({ onSuccess: refresh }));
   const gcBlock = useMutation(trpc.timeline.setGcBlock.mutationOptions({ onSuccess: refresh }));
+  const archive = useMutation(trpc.timeline.setArchived.mutationOptions({ onSuccess: refresh }));
   const downloadAll = useMutation(
     trpc.timeline.downloadRemoteLayers.mutationOptions({ onSuccess: refresh }),
   );
@@ -248,6 +251,35 @@ export function TimelineOperations({
             success={
               lease.data
                 ? `leased ${formatLsn(lease.data.lsn)} until ${formatTime(lease.data.validUntilMs)}`
+                : undefined
+            }
+          />
+        </div>
+
+        <div className="row">
+          <button
+            type="button"
+            disabled={archive.isPending}
+            onClick={() => archive.mutate({ ...ids, archived: !archived })}
+            data-testid="op-archive"
+          >
+            {archived ? "Unarchive" : "Archive"}
+          </button>
+          <span className="muted small">
+            {archived
+              ? "archived: readable, but no branch may start here"
+              : "archive once every child is archived"}
+          </span>
+          <MutationStatus
+            mutation={archive}
+            testId="op-archive"
+            success={
+              archive.data
+                ? archive.data.changed
+                  ? archive.data.archivedAt
+                    ? `archived at ${archive.data.archivedAt}`
+                    : "unarchived"
+                  : "nothing to change"
                 : undefined
             }
           />

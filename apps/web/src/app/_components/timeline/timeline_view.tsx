@@ -131,6 +131,7 @@ export function TimelineView({
                 lastRecordLsn={summary.lastRecordLsn}
                 walSource={summary.walSource}
                 gcBlocked={summary.gcBlocking !== null}
+                archived={summary.archivedAt !== null}
                 lsnText={lsnText}
                 onLsnText={setLsnText}
               />
