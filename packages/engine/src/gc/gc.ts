@@ -36,6 +36,25 @@ export interface GcResult {
   new_cutoff: Lsn;
 }
 
+/** A result that counts nothing yet (or nothing at all: GC was skipped). */
+export function emptyGcResult(space: Lsn, time: Lsn, newCutoff: Lsn): GcResult {
+  return {
+    layers_total: 0,
+    layers_needed_by_cutoff: 0,
+    layers_needed_by_pitr: 0,
+    layers_needed_by_branches: 0,
+    layers_needed_by_leases: 0,
+    layers_not_updated: 0,
+    layers_removed: 0,
+    elapsed: 0,
+    retained: {},
+    removed: [],
+    space_cutoff: space,
+    time_cutoff: time,
+    new_cutoff: newCutoff,
+  };
+}
+
 export interface GcCutoffs {
   readonly space: Lsn;
   readonly time: Lsn;
@@ -100,21 +119,7 @@ export async function gcTimeline(
   );
   const newCutoff = minLsn(minLsn(space, timeline.diskConsistentLsn), time);
   const leases = timeline.gc.validLeases(nowMs).map((l) => l.lsn);
-  const result: GcResult = {
-    layers_total: 0,
-    layers_needed_by_cutoff: 0,
-    layers_needed_by_pitr: 0,
-    layers_needed_by_branches: 0,
-    layers_needed_by_leases: 0,
-    layers_not_updated: 0,
-    layers_removed: 0,
-    elapsed: 0,
-    retained: {},
-    removed: [],
-    space_cutoff: space,
-    time_cutoff: time,
-    new_cutoff: newCutoff,
-  };
+  const result = emptyGcResult(space, time, newCutoff);
   timeline.gc.plannedCutoff = newCutoff;
   const historic = [...timeline.layers.historicLayers()];
   const doomed: PersistentLayer[] = [];

@@ -31,7 +31,7 @@ import {
   UnavailableError,
 } from "../errors.ts";
 import { evictByThreshold } from "../eviction/eviction.ts";
-import { type GcResult, gcTimeline } from "../gc/gc.ts";
+import { emptyGcResult, type GcResult, gcTimeline } from "../gc/gc.ts";
 import { gcBlockingSummary } from "../gc/gc_block.ts";
 import { type Generation, parseTimelineId, type TenantId, type TimelineId } from "../ids.ts";
 import { IngestLoop } from "../ingest/ingest_loop.ts";
@@ -511,7 +511,8 @@ export class Tenant {
     const blocking = this.gcBlocking;
     if (blocking !== null) {
       this.log.info({ timeline_id: timelineId, gc_blocking: blocking }, "skipping GC: blocked");
-      return emptyGcResult(timeline);
+      const cutoff = timeline.latestGcCutoffLsn;
+      return emptyGcResult(cutoff, cutoff, cutoff);
     }
     const started = Date.now();
     const result = await timeline.gate.run(() =>
@@ -837,24 +838,4 @@ function depth(timeline: Timeline): number {
   let d = 0;
   for (let t = timeline.ancestor; t; t = t.ancestor) d++;
   return d;
-}
-
-/** A GC result that removed and kept nothing (GC blocked). */
-function emptyGcResult(timeline: Timeline): GcResult {
-  const cutoff = timeline.latestGcCutoffLsn;
-  return {
-    layers_total: 0,
-    layers_needed_by_cutoff: 0,
-    layers_needed_by_pitr: 0,
-    layers_needed_by_branches: 0,
-    layers_needed_by_leases: 0,
-    layers_not_updated: 0,
-    layers_removed: 0,
-    elapsed: 0,
-    retained: {},
-    removed: [],
-    space_cutoff: cutoff,
-    time_cutoff: cutoff,
-    new_cutoff: cutoff,
-  };
 }
