@@ -33,6 +33,30 @@ describe("management API", () => {
     await node.close();
   });
 
+  /** A new tenant with one timeline fed `transactions` by the generator (finished). */
+  const fedTenant = async (transactions: number, seed: number) => {
+    const tenantId = randomId();
+    const timelineId = randomId();
+    await node.request("PUT", `/v1/tenant/${tenantId}/location_config`, { mode: "AttachedSingle" });
+    const created = await node.request("POST", `/v1/tenant/${tenantId}/timeline`, {
+      new_timeline_id: timelineId,
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const base = `/v1/tenant/${tenantId}/timeline/${timelineId}`;
+    await node.request("PUT", `${base}/wal_source`, {
+      kind: "generator",
+      params: { workload: "uniform", size: 1, transactions, seed },
+    });
+    await waitFor(
+      async () =>
+        (await node.request<{ state: string }>("GET", `${base}/wal_source`)).body.state ===
+        "finished",
+      20_000,
+      "ingest",
+    );
+    return { tenantId, base };
+  };
+
   test("status and utilization", async () => {
     assert.deepEqual((await node.request("GET", "/v1/status")).body, { id: 7 });
     const { status, body } = await node.request<Record<string, unknown>>("GET", "/v1/utilization");
@@ -383,25 +407,7 @@ describe("management API", () => {
   });
 
   test("tenant reset: loaded again with the same LSNs and pages; drop_cache needs remote storage", async () => {
-    const other = randomId();
-    const tl = randomId();
-    await node.request("PUT", `/v1/tenant/${other}/location_config`, { mode: "AttachedSingle" });
-    assert.equal(
-      (await node.request("POST", `/v1/tenant/${other}/timeline`, { new_timeline_id: tl })).status,
-      201,
-    );
-    const base = `/v1/tenant/${other}/timeline/${tl}`;
-    await node.request("PUT", `${base}/wal_source`, {
-      kind: "generator",
-      params: { workload: "uniform", size: 1, transactions: 200, seed: 5 },
-    });
-    await waitFor(
-      async () =>
-        (await node.request<{ state: string }>("GET", `${base}/wal_source`)).body.state ===
-        "finished",
-      20_000,
-      "ingest",
-    );
+    const { tenantId: other, base } = await fedTenant(200, 5);
     const before = (await node.request<TimelineInfo>("GET", base)).body;
     const keyspace = await node.request<{ keys: string[][] }>("GET", `${base}/keyspace`);
     const key = keyspace.body.keys[0]![0]!;
@@ -438,22 +444,7 @@ describe("management API", () => {
   });
 
   test("block_gc / unblock_gc: GC is skipped while blocked, the block survives a reset, both are idempotent", async () => {
-    const other = randomId();
-    const tl = randomId();
-    await node.request("PUT", `/v1/tenant/${other}/location_config`, { mode: "AttachedSingle" });
-    await node.request("POST", `/v1/tenant/${other}/timeline`, { new_timeline_id: tl });
-    const base = `/v1/tenant/${other}/timeline/${tl}`;
-    await node.request("PUT", `${base}/wal_source`, {
-      kind: "generator",
-      params: { workload: "uniform", size: 1, transactions: 100, seed: 2 },
-    });
-    await waitFor(
-      async () =>
-        (await node.request<{ state: string }>("GET", `${base}/wal_source`)).body.state ===
-        "finished",
-      20_000,
-      "ingest",
-    );
+    const { tenantId: other, base } = await fedTenant(100, 2);
     await node.request("PUT", `${base}/checkpoint`);
     const tenantDetail = async () =>
       (await node.request<{ gc_blocking?: string }>("GET", `/v1/tenant/${other}`)).body;

@@ -19,6 +19,7 @@ import { type RouterInputs, useTRPC } from "~/trpc/react";
 import { BranchForm } from "../tenant/branch_form";
 import { ConfirmButton } from "../ui/confirm_button";
 import { MutationStatus } from "../ui/mutation_status";
+import { ToggleOperation } from "../ui/toggle_operation";
 
 type Workload = NonNullable<RouterInputs["timeline"]["attachGenerator"]["params"]["workload"]>;
 const WORKLOADS: readonly Workload[] = ["uniform", "hot-cold", "pgbench"];
@@ -256,63 +257,47 @@ export function TimelineOperations({
           />
         </div>
 
-        <div className="row">
-          <button
-            type="button"
-            disabled={archive.isPending}
-            onClick={() => archive.mutate({ ...ids, archived: !archived })}
-            data-testid="op-archive"
-          >
-            {archived ? "Unarchive" : "Archive"}
-          </button>
-          <span className="muted small">
-            {archived
-              ? "archived: readable, but no branch may start here"
-              : "archive once every child is archived"}
-          </span>
-          <MutationStatus
-            mutation={archive}
-            testId="op-archive"
-            success={
-              archive.data
-                ? archive.data.changed
-                  ? archive.data.archivedAt
-                    ? `archived at ${archive.data.archivedAt}`
-                    : "unarchived"
-                  : "nothing to change"
-                : undefined
-            }
-          />
-        </div>
+        <ToggleOperation
+          on={archived}
+          labels={{ on: "Unarchive", off: "Archive" }}
+          hints={{
+            on: "archived: readable, but no branch may start here",
+            off: "archive once every child is archived",
+          }}
+          mutation={archive}
+          onToggle={(next) => archive.mutate({ ...ids, archived: next })}
+          testId="op-archive"
+          success={
+            archive.data
+              ? archive.data.changed
+                ? archive.data.archivedAt
+                  ? `archived at ${archive.data.archivedAt}`
+                  : "unarchived"
+                : "nothing to change"
+              : undefined
+          }
+        />
 
-        <div className="row">
-          <button
-            type="button"
-            disabled={gcBlock.isPending}
-            onClick={() => gcBlock.mutate({ ...ids, block: !gcBlocked })}
-            data-testid="op-gc-block"
-          >
-            {gcBlocked ? "Unblock GC" : "Block GC"}
-          </button>
-          <span className="muted small">
-            {gcBlocked
-              ? "GC of the whole tenant is held off by this timeline"
-              : "hold off GC of the whole tenant (durable, survives attach elsewhere)"}
-          </span>
-          <MutationStatus
-            mutation={gcBlock}
-            testId="op-gc-block"
-            success={
-              gcBlock.data
-                ? gcBlock.data.changed
-                  ? gcBlock.data.blocking
-                    ? `blocked: ${gcBlock.data.tenantGcBlocking}`
-                    : "unblocked"
-                  : "nothing to change"
-                : undefined
-            }
-          />
-        </div>
+        <ToggleOperation
+          on={gcBlocked}
+          labels={{ on: "Unblock GC", off: "Block GC" }}
+          hints={{
+            on: "GC of the whole tenant is held off by this timeline",
+            off: "hold off GC of the whole tenant (durable, survives attach elsewhere)",
+          }}
+          mutation={gcBlock}
+          onToggle={(next) => gcBlock.mutate({ ...ids, block: next })}
+          testId="op-gc-block"
+          success={
+            gcBlock.data
+              ? gcBlock.data.changed
+                ? gcBlock.data.blocking
+                  ? `blocked: ${gcBlock.data.tenantGcBlocking}`
+                  : "unblocked"
+                : "nothing to change"
+              : undefined
+          }
+        />
 
         <div className="row">
           <button
