@@ -504,6 +504,19 @@ describe("management API", () => {
     assert.equal((await archival(child, "Archived")).status, 200, "idempotent");
     assert.equal((await archival(parent, "Archived")).status, 200);
     assert.equal(await isArchived(parent), true);
+    const fromArchived = await node.request<{ msg: string }>(
+      "POST",
+      `/v1/tenant/${other}/timeline`,
+      {
+        new_timeline_id: randomId(),
+        ancestor_timeline_id: parent,
+      },
+    );
+    assert.equal(fromArchived.status, 406);
+    assert.match(
+      fromArchived.body.msg,
+      new RegExp(`cannot branch from timeline ${parent}: it is archived`),
+    );
     const orphan = await archival(child, "Unarchived");
     assert.equal(orphan.status, 412);
     assert.match(orphan.body.msg, new RegExp(`its ancestor ${parent} is archived`));

@@ -83,9 +83,11 @@ for (const kind of BACKENDS) {
       dir[Symbol.dispose]();
     });
 
-    test("gc_blocking travels in index_part.json: a block set here holds where the tenant attaches next", async () => {
+    test("gc_blocking and archived_at travel in index_part.json: they hold where the tenant attaches next", async () => {
       const first = await remoteManager(workdir(), backend.storage);
-      const { tenantId, parent } = await writeTenant(first);
+      const { tenantId, parent, child } = await writeTenant(first);
+      assert.ok(await child.timeline.setArchived(true));
+      await child.timeline.remote!.waitForIdle();
       const timelineId = parent.timeline.timelineId;
       const latest = async () =>
         (await downloadLatestIndex(
@@ -108,6 +110,12 @@ for (const kind of BACKENDS) {
         tenantConf: QUIET_TENANT_CONF,
       }))!;
       assert.match(tenant.gcBlocking ?? "", /timelines: 1, reasons: EnumSet\(Manual\)/);
+      assert.equal(
+        tenant.getTimeline(child.timeline.timelineId).archivedAt,
+        child.timeline.archivedAt,
+        "archived where it was detached",
+      );
+      assert.equal(tenant.getTimeline(timelineId).archivedAt, null);
       const skipped = await tenant.gc(timelineId, 0);
       assert.equal(skipped.layers_total, 0, "GC is skipped while blocked");
       const timeline = tenant.getTimeline(timelineId);

@@ -315,9 +315,14 @@ export class Tenant {
       stale.push(remoteLayerKey(this.tenantId, timeline.timelineId, entry.name, entry.generation));
       changed = true;
     }
-    // The local gc_blocking.json is what this attachment decided last; the index follows it.
+    // The local gc_blocking.json and archival.json are what this attachment decided last; the
+    // index follows them.
     if (JSON.stringify(index?.gcBlocking ?? null) !== JSON.stringify(timeline.gcBlocking)) {
       client.setGcBlocking(timeline.gcBlocking);
+      changed = true;
+    }
+    if ((index?.archivedAt ?? null) !== timeline.archivedAt) {
+      client.setArchivedAt(timeline.archivedAt);
       changed = true;
     }
     if (changed) client.scheduleIndexUpload(timeline.metadata());
@@ -644,6 +649,13 @@ export class Tenant {
           tenantId: this.tenantId,
           timelineId: ancestor.timelineId,
         },
+      );
+    }
+    // Neon answers 406 for an archived ancestor, as for a bad start LSN.
+    if (ancestor.archivedAt !== null) {
+      throw new InvalidBranchLsnError(
+        `cannot branch from timeline ${ancestor.timelineId}: it is archived (since ${ancestor.archivedAt})`,
+        { tenantId: this.tenantId, timelineId: ancestor.timelineId },
       );
     }
     const startLsn =
