@@ -127,6 +127,40 @@ for (const kind of BACKENDS) {
       await second.close();
     });
 
+    test("split brain: attached on a second pageserver while the first still runs, the first's deletions are dropped, not run", async () => {
+      const first = await remoteManager(workdir(), backend.storage);
+      const { tenantId, parent } = await writeTenant(first);
+      const expectedParent = expectedAll(parent.model, parent.lsns);
+      await first.deletionQueue.flush();
+      const executedBefore = first.deletionQueue.stats.executed;
+      // Not detached from the first: the second takes a higher generation over the same objects.
+      const second = await remoteManager(workdir(), backend.storage);
+      const tenant = (await second.manager.setLocation(tenantId, {
+        mode: "AttachedSingle",
+        tenantConf: QUIET_TENANT_CONF,
+      }))!;
+      const parentAgain = tenant.getTimeline(parent.timeline.timelineId);
+      await parentAgain.remote!.waitForIdle();
+      // The first goes on compacting: the L0s it removes are layers the second's index names.
+      const stale = first.manager.get(tenantId);
+      const run = await stale.compact(parent.timeline.timelineId, {
+        forceL0Compaction: true,
+        forceImageLayerCreation: true,
+      });
+      assert.ok(
+        run.steps.some((step) => step.layersIn > 0),
+        "the first removed some layers",
+      );
+      await parent.timeline.remote!.waitForIdle();
+      await first.deletionQueue.flush();
+      // Every layer the second's index names is still there: its reads (on demand) are whole.
+      assert.deepEqual(await readAll(parentAgain, parent.model, parent.lsns), expectedParent);
+      assert.ok(first.deletionQueue.stats.dropped > 0, "deletions were dropped");
+      assert.equal(first.deletionQueue.stats.executed, executedBefore, "none were run");
+      await first.close();
+      await second.close();
+    });
+
     test("reset with drop_cache: attached afresh from remote storage under a new generation, every layer evicted, same bytes", async () => {
       const setup = await remoteManager(workdir(), backend.storage);
       const { tenantId, parent, child } = await writeTenant(setup);

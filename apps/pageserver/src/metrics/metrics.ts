@@ -531,6 +531,16 @@ export class PageserverMetrics {
       "Failed remote delete calls (retried)",
       () => deletionStats()?.remoteErrors ?? 0,
     );
+    globalCounter(
+      "pageserver_deletion_queue_validated_total",
+      "Object keys whose generation was found current before deletion",
+      () => deletionStats()?.validated ?? 0,
+    );
+    globalCounter(
+      "pageserver_deletion_queue_dropped_total",
+      "Object keys not deleted: the tenant was attached elsewhere under a newer generation",
+      () => deletionStats()?.dropped ?? 0,
+    );
   }
 
   async render(): Promise<string> {

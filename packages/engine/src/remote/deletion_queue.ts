@@ -4,13 +4,18 @@
  * `{version, sequence, tenants: {<tenant>: {timelines: {<timeline>: [object keys]}, generation}}, size}`
  * — then executed (with retries), then its file removed. At start-up, leftover lists are executed.
  *
- * Deletions need no generation validation here: this pageserver issues the generations itself, so
- * an object it scheduled for deletion is never referenced by a newer attachment's index.
+ * Generation validation (Neon validates with its control plane): before a list runs, each
+ * tenant's generation is checked against remote storage. When an object of a higher generation
+ * exists there, another pageserver attached the tenant after us — its index may name the very
+ * layers we are about to delete (it took them over), so our deletions are dropped, not run: a
+ * leaked object is harmless, a deleted one is data loss.
  */
 import { mkdirSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import path from "node:path";
+import type { TenantId } from "../ids.ts";
 import { writeFileDurably } from "../io/durable_fs.ts";
 import type { Logger } from "../util/logger.ts";
+import { highestRemoteGeneration } from "./remote_index.ts";
 import { type RemoteStorage, withRetries } from "./remote_storage.ts";
 
 export interface DeletionList {
@@ -26,6 +31,10 @@ export interface DeletionQueueStats {
   executed: number;
   /** Remote delete calls that failed (each is retried; a list left behind runs at the next start). */
   remoteErrors: number;
+  /** Keys whose generation was checked and found current. */
+  validated: number;
+  /** Keys not deleted because a newer attachment exists (validation failed). */
+  dropped: number;
 }
 
 export class DeletionQueue {
@@ -35,7 +44,13 @@ export class DeletionQueue {
   private sequence = 0;
   private chain: Promise<void> = Promise.resolve();
   private readonly abort = new AbortController();
-  readonly stats: DeletionQueueStats = { submitted: 0, executed: 0, remoteErrors: 0 };
+  readonly stats: DeletionQueueStats = {
+    submitted: 0,
+    executed: 0,
+    remoteErrors: 0,
+    validated: 0,
+    dropped: 0,
+  };
 
   constructor(workdir: string, storage: RemoteStorage, log: Logger) {
     this.directory = path.join(workdir, "deletion");
@@ -91,19 +106,51 @@ export class DeletionQueue {
     this.chain = this.chain.then(() => this.execute(file, list));
   }
 
-  private async execute(file: string, list: DeletionList): Promise<void> {
-    const keys = Object.values(list.tenants).flatMap((t) => Object.values(t.timelines).flat());
-    try {
-      await withRetries(() => this.storage.delete(keys, this.abort.signal), {
-        signal: this.abort.signal,
-        onRetry: (error, attempt) => {
-          this.stats.remoteErrors++;
+  /** The keys of `list` whose tenant generation is still the newest in remote storage. */
+  private async validated(list: DeletionList): Promise<string[]> {
+    const keys: string[] = [];
+    for (const [tenantId, entry] of Object.entries(list.tenants)) {
+      const tenantKeys = Object.values(entry.timelines).flat();
+      if (entry.generation !== null) {
+        const newest = await highestRemoteGeneration(
+          this.storage,
+          tenantId as TenantId,
+          this.abort.signal,
+        );
+        if (newest !== null && newest > entry.generation) {
+          this.stats.dropped += tenantKeys.length;
           this.log.warn(
-            { err: error.message, object: error.key, attempt },
-            "remote deletion failed; retrying",
+            {
+              tenant_id: tenantId,
+              generation: entry.generation,
+              newer_generation: newest,
+              objects: tenantKeys.length,
+            },
+            "not deleting: the tenant was attached elsewhere under a newer generation, whose index may name these objects",
           );
-        },
-      });
+          continue;
+        }
+        this.stats.validated += tenantKeys.length;
+      }
+      keys.push(...tenantKeys);
+    }
+    return keys;
+  }
+
+  private async execute(file: string, list: DeletionList): Promise<void> {
+    try {
+      const keys = await this.validated(list);
+      if (keys.length > 0)
+        await withRetries(() => this.storage.delete(keys, this.abort.signal), {
+          signal: this.abort.signal,
+          onRetry: (error, attempt) => {
+            this.stats.remoteErrors++;
+            this.log.warn(
+              { err: error.message, object: error.key, attempt },
+              "remote deletion failed; retrying",
+            );
+          },
+        });
       unlinkSync(file);
       this.stats.executed += keys.length;
     } catch (error) {
