@@ -28,10 +28,10 @@ import {
 
 const quick = process.argv.includes("--quick") || process.env.BENCH_QUICK === "1";
 const PAGEBENCH = path.join(REPO_ROOT, "apps/pageserver/src/cli/pagebench.ts");
-const BLOCKS = quick ? 2048 : 131_072;
+const BLOCKS = quick ? 1024 : 131_072;
 const TRANSACTIONS = BLOCKS * 2;
-const RUNTIME = quick ? "2s" : "15s";
-const WARMUP = quick ? "1s" : "3s";
+const RUNTIME = quick ? "1s" : "15s";
+const WARMUP = quick ? "0.3s" : "3s";
 
 function emit(bench: string, value: number, unit: string, extra: Record<string, unknown> = {}) {
   process.stdout.write(
