@@ -3,7 +3,13 @@
  * and bad input answered with `{"msg": …}` and the right status, against a real engine on disk.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { formatKey, relBlockKey } from "@pageserver/engine";
+import { readInitdbTar } from "../../../test/harness/shared_data.ts";
 import { randomId, type TestNode, testNode, waitFor } from "./helpers.ts";
 
 interface TimelineInfo {
@@ -529,6 +535,66 @@ describe("management API", () => {
     const bad = await archival(child, "Frozen");
     assert.equal(bad.status, 400);
     assert.match(bad.body.msg, /state/);
+  });
+
+  test("import_pgdata (LocalFs): a timeline from a real initdb, its pages equal the files; a bad source leaves nothing", async () => {
+    const scratch = mkdtempSync(path.join(tmpdir(), "import-pgdata-"));
+    try {
+      const tarFile = path.join(scratch, "initdb.tar");
+      writeFileSync(tarFile, readInitdbTar());
+      const datadir = path.join(scratch, "datadir");
+      mkdirSync(datadir);
+      execFileSync("tar", ["-xf", tarFile, "-C", datadir]);
+      const other = randomId();
+      await node.request("PUT", `/v1/tenant/${other}/location_config`, { mode: "AttachedSingle" });
+      const create = (id: string, location: unknown) =>
+        node.request<TimelineInfo & { msg: string }>("POST", `/v1/tenant/${other}/timeline`, {
+          new_timeline_id: id,
+          import_pgdata: { idempotency_key: id, location },
+        });
+
+      const tl = randomId();
+      const created = await create(tl, { LocalFs: { path: tarFile } });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.equal(created.body.disk_consistent_lsn, created.body.last_record_lsn);
+      // pg_class of the postgres database (1663/5/1259), block 0, as PostgreSQL wrote it.
+      const key = formatKey(
+        relBlockKey({ spcNode: 1663, dbNode: 5, relNode: 1259, forkNum: 0 }, 0),
+      );
+      const page = await node.app.inject({
+        method: "GET",
+        url: `/v1/tenant/${other}/timeline/${tl}/getpage?key=${key}&lsn=${created.body.last_record_lsn}`,
+      });
+      assert.equal(page.statusCode, 200);
+      assert.ok(
+        page.rawPayload.equals(readFileSync(path.join(datadir, "base/5/1259")).subarray(0, 8192)),
+      );
+      // The same from the directory, into a second timeline.
+      const fromDir = await create(randomId(), { LocalFs: { path: datadir } });
+      assert.equal(fromDir.status, 201, JSON.stringify(fromDir.body));
+      assert.equal(fromDir.body.last_record_lsn, created.body.last_record_lsn);
+
+      const again = await create(tl, { LocalFs: { path: tarFile } });
+      assert.equal(again.status, 409);
+      const s3 = await create(randomId(), { AwsS3: { bucket: "b", key: "k" } });
+      assert.equal(s3.status, 400);
+      assert.match(s3.body.msg, /only a LocalFs location/);
+      const missing = await create(randomId(), { LocalFs: { path: path.join(scratch, "nope") } });
+      assert.equal(missing.status, 400);
+      assert.match(missing.body.msg, /cannot read/);
+      truncateSync(path.join(datadir, "base/5/1259"), 8192 + 100);
+      const broken = randomId();
+      const damaged = await create(broken, { LocalFs: { path: datadir } });
+      assert.equal(damaged.status, 400);
+      assert.match(damaged.body.msg, /base\/5\/1259/);
+      assert.equal(
+        (await node.request("GET", `/v1/tenant/${other}/timeline/${broken}`)).status,
+        404,
+        "a failed import leaves no timeline",
+      );
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 
   test("tenant delete and detach", async () => {

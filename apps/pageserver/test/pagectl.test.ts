@@ -27,11 +27,11 @@ import {
   pgWal,
   relBlockKey,
 } from "@pageserver/engine";
-import { REPO_ROOT, removeWorkdir } from "../../../test/harness/pageserver_process.ts";
+import { removeWorkdir } from "../../../test/harness/pageserver_process.ts";
+import { SHARED_DATA } from "../../../test/harness/shared_data.ts";
 import { runCliProcess, type ServedTimeline, servedTimeline } from "./cli_helpers.ts";
 
-/** Real data no one here made, beside the repository (never copied into it). */
-const DATA = path.resolve(REPO_ROOT, "../shared/data/neon");
+const DATA = SHARED_DATA;
 const ODD_BROOK = path.join(DATA, "odd-brook-layernames.txt");
 const MIXED_INDEX = path.join(DATA, "mixed-workload-index_part.json");
 const TABLE = "1663/5/16384";

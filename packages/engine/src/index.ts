@@ -15,6 +15,14 @@ export * from "./gc/gc.ts";
 export * from "./gc/gc_block.ts";
 export * from "./gc/lsn_for_timestamp.ts";
 export * from "./ids.ts";
+export {
+  DatadirImportError,
+  type ImportOptions,
+  type ImportResult,
+  type ImportSource,
+  importDatadir,
+  parseControlFile,
+} from "./import/import_datadir.ts";
 export * from "./ingest/ingest_loop.ts";
 export * from "./ingest/wal_source.ts";
 export * from "./io/durable_fs.ts";

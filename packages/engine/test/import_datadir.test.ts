@@ -20,7 +20,7 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { decompress } from "fzstd";
+import { readInitdbTar } from "../../../test/harness/shared_data.ts";
 import {
   getSlruSegment,
   listDatabases,
@@ -46,10 +46,6 @@ import { TenantManager } from "../src/tenant/tenant_manager.ts";
 import type { Timeline } from "../src/timeline/timeline.ts";
 import { tempDirectory, testIo } from "./helpers.ts";
 
-const TARBALL = path.resolve(
-  import.meta.dirname,
-  "../../../../shared/data/neon/pgbench-initdb.tar.zst",
-);
 const BLCKSZ = 8192;
 const INITDB = "/usr/lib/postgresql/15/bin/initdb";
 
@@ -201,7 +197,7 @@ describe("import of a PostgreSQL 15 data directory", () => {
   let expected: Expected;
 
   before(() => {
-    writeFileSync(tarFile, decompressTarball(TARBALL));
+    writeFileSync(tarFile, readInitdbTar());
     mkdirSync(datadir);
     execFileSync("tar", ["-xf", tarFile, "-C", datadir]);
     expected = scanDatadir(datadir);
@@ -330,26 +326,6 @@ describe("import of a PostgreSQL 15 data directory", () => {
     await manager.shutdown({ flush: false });
   });
 });
-
-/**
- * The zstd frame has no content size, and fzstd left to grow its own output takes ~35 s for the
- * 40 MB tar; into a preallocated buffer it takes ~1.5 s.
- */
-function decompressTarball(file: string, capacity = 64 << 20): Buffer {
-  const out = Buffer.from(decompress(readFileSync(file), new Uint8Array(capacity)).buffer);
-  // fzstd leaves scratch bytes after the real end, so find the end-of-archive block by walking
-  // the headers (size: 12 octal digits at offset 124).
-  let at = 0;
-  while (at + 512 <= out.length && out.subarray(at, at + 512).some((b) => b !== 0)) {
-    const size = Number.parseInt(
-      out.toString("latin1", at + 124, at + 136).replace(/\0.*$/, ""),
-      8,
-    );
-    at += 512 + Math.ceil(size / 512) * 512;
-  }
-  if (at + 1024 > capacity) throw new Error("tarball larger than the preallocated buffer");
-  return out.subarray(0, at + 1024);
-}
 
 function userIds(name: string): { uid: number; gid: number } {
   const line = readFileSync("/etc/passwd", "utf8")

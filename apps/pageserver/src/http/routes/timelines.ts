@@ -3,6 +3,7 @@
  * `…/wal_source` (attach the built-in WAL generator) and `…/levels` (compaction levels).
  */
 
+import { statSync } from "node:fs";
 import {
   checkLeasable,
   downloadLayerOnRequest,
@@ -13,11 +14,14 @@ import {
 } from "@pageserver/api";
 import {
   applyArchivalState,
+  ConflictError,
   collectKeyspace,
   findLsnForTimestamp,
   formatKey,
   formatLsn,
+  InvalidArgumentError,
   identifyLevels,
+  importDatadir,
   type Lsn,
   NotFoundError,
   type Tenant,
@@ -50,6 +54,16 @@ const createBody = z
     read_only: z.boolean().optional(),
     existing_initdb_timeline_id: timelineIdSchema.nullable().optional(),
     mode: z.unknown().optional(),
+    // Neon's import mode. Only a local location is served: a data directory or a tar of one.
+    import_pgdata: z
+      .object({
+        idempotency_key: z.string().min(1).optional(),
+        location: z.union([
+          z.object({ LocalFs: z.object({ path: z.string().min(1) }) }).strict(),
+          z.object({ AwsS3: z.unknown() }).strict(),
+        ]),
+      })
+      .optional(),
   })
   .strict();
 
@@ -96,6 +110,50 @@ export const timelineRoutes: FastifyPluginAsync<{ context: PageserverContext }> 
   const info = (tenant: Tenant, timeline: Timeline) =>
     timelineInfo(tenant, timeline, context.remoteConsistentLsn(timeline));
 
+  /**
+   * A timeline bootstrapped from a PostgreSQL 15 data directory (or a tar of one) on this host:
+   * created empty, filled at pg_control's checkpoint LSN, durable before the answer. A failed
+   * import leaves no timeline behind.
+   */
+  const importTimeline = async (tenant: Tenant, body: z.output<typeof createBody>) => {
+    const location = body.import_pgdata!.location;
+    if (!("LocalFs" in location))
+      throw new InvalidArgumentError(
+        "import_pgdata: only a LocalFs location (a data directory or a tar of one on this host) is supported",
+      );
+    if (body.ancestor_timeline_id)
+      throw new InvalidArgumentError("import_pgdata: an imported timeline has no ancestor");
+    if (tenant.timelines().some((t) => t.timelineId === body.new_timeline_id))
+      throw new ConflictError(`timeline ${body.new_timeline_id} already exists`);
+    const source = location.LocalFs.path;
+    let isDirectory: boolean;
+    try {
+      isDirectory = statSync(source).isDirectory();
+    } catch (error) {
+      throw new InvalidArgumentError(
+        `import_pgdata: cannot read ${source}: ${(error as Error).message}`,
+      );
+    }
+    const { timeline } = await tenant.createTimeline({
+      newTimelineId: body.new_timeline_id,
+      pgVersion: body.pg_version ?? null,
+    });
+    try {
+      const result = await importDatadir(
+        timeline,
+        isDirectory ? { directory: source } : { tarFile: source },
+      );
+      timeline.log.info(
+        { ...result, skippedFiles: undefined, source },
+        "imported a PostgreSQL data directory",
+      );
+    } catch (error) {
+      await tenant.deleteTimeline(timeline.timelineId).catch(() => {});
+      throw error;
+    }
+    return info(tenant, timeline);
+  };
+
   app.get("/v1/tenant/:tenant_shard_id/timeline", async (request) => {
     const tenant = tenantOf(request.params);
     return Promise.all(tenant.timelines().map((timeline) => info(tenant, timeline)));
@@ -104,6 +162,7 @@ export const timelineRoutes: FastifyPluginAsync<{ context: PageserverContext }> 
   app.post("/v1/tenant/:tenant_shard_id/timeline", async (request, reply) => {
     const tenant = tenantOf(request.params);
     const body = parseWith(createBody, request.body ?? {}, "timeline create request");
+    if (body.import_pgdata) return reply.code(201).send(await importTimeline(tenant, body));
     const { timeline } = await tenant.createTimeline({
       newTimelineId: body.new_timeline_id,
       ancestorTimelineId: body.ancestor_timeline_id ?? null,
