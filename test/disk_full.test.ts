@@ -3,8 +3,9 @@
  * test needs root, as CI has; elsewhere it is skipped and says why). The generator writes more
  * WAL than fits: flushes fail with ENOSPC and retry, ingest waits (backpressure), the process
  * keeps answering, and the status says why (`flush_error` in the WAL-source status). Pages at
- * disk_consistent_lsn read meanwhile. Once the filesystem is grown, the flushes go through,
- * ingest finishes, and after a restart every sampled page reads the same: nothing was lost.
+ * disk_consistent_lsn read meanwhile, and SIGTERM still stops it. Once the filesystem is grown
+ * and the pageserver restarted, ingest resumes and finishes, and after another restart every
+ * sampled page reads the same: nothing was lost.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -92,7 +93,15 @@ test("disk full: flushes retry with the reason shown, ingest waits, nothing is l
   assert.equal(still.state, "streaming");
   assert.ok(still.flush_error, "the flush still fails while the disk is full");
 
+  // SIGTERM while the disk is still full: the shutdown gives up the failing flush and exits (what
+  // is not on disk is above disk_consistent_lsn; ingest replays it after the restart).
+  assert.equal(
+    await server.stop("SIGTERM"),
+    0,
+    "a full disk does not keep the process from stopping",
+  );
   execFileSync("mount", ["-o", `remount,size=${GROWN_FS}`, mountPoint]);
+  server = await startPageserver({ workdir });
   await waitGeneratorDone(server, base);
   await ok(server, "PUT", `${base}/checkpoint?compact=false`);
   const done = await ok<TimelineInfo>(server, "GET", base);

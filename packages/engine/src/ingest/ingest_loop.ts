@@ -75,7 +75,7 @@ export class IngestLoop {
         ingestStats.recordsReceived += batch.records;
         ingestStats.bytesReceived += batch.walBytes;
         ingestStats.valuesCommitted += batch.values.length;
-        if (timeline.frozenLayerCount > 0) await timeline.waitForIngestCapacity();
+        if (timeline.frozenLayerCount > 0) await timeline.waitForIngestCapacity(signal);
       }
       this.progress.state = signal.aborted ? "stopped" : "finished";
     } catch (error) {

@@ -122,6 +122,8 @@ export const EVICTED_FILE_NAME = "evicted.json";
 
 /** Frozen layers waiting for their flush beyond which ingest waits (backpressure). */
 export const FROZEN_LAYERS_BACKPRESSURE = 4;
+/** At shutdown, a flush failing this long (a full disk) is given up. */
+const SHUTDOWN_FLUSH_FAILING_MS = 5_000;
 const FLUSH_RETRY_DELAY_MS_MAX = 10_000;
 
 /** A failing flush, as operators see it (timeline status, console). */
@@ -730,18 +732,49 @@ export class Timeline {
     return this.flushFailureValue;
   }
 
+  /** Resolves once the flush has been failing for `ms` without a success in between. */
+  private async flushKeepsFailing(ms: number): Promise<void> {
+    for (;;) {
+      const failure = this.flushFailureValue;
+      if (failure !== null && Date.now() - failure.sinceMs >= ms) return;
+      if (this.cancel.signal.aborted) return;
+      await new Promise((resolve) => setTimeout(resolve, 100).unref());
+    }
+  }
+
   get frozenLayerCount(): number {
     return this.layers.frozenLayers.length;
   }
 
-  /** Resolves when ingest may continue (fewer than FROZEN_LAYERS_BACKPRESSURE frozen layers). */
-  async waitForIngestCapacity(): Promise<void> {
+  /**
+   * Resolves when ingest may continue (fewer than FROZEN_LAYERS_BACKPRESSURE frozen layers), or
+   * once `signal` aborts: a stopping ingest loop must not wait for flushes that may never succeed
+   * (a full disk).
+   */
+  async waitForIngestCapacity(signal?: AbortSignal): Promise<void> {
     while (
       this.frozenLayerCount >= FROZEN_LAYERS_BACKPRESSURE &&
-      this.stateValue.kind === "Active"
+      this.stateValue.kind === "Active" &&
+      !signal?.aborted
     ) {
       const oldest = this.layers.frozenLayers[0]!;
-      await this.waitForDiskConsistent((oldest.lsnEnd - 1) as Lsn);
+      const flushed = this.waitForDiskConsistent((oldest.lsnEnd - 1) as Lsn);
+      if (!signal) {
+        await flushed;
+        continue;
+      }
+      // Left behind when the signal wins: its later rejection (shutdown) is expected.
+      flushed.catch(() => {});
+      let onAbort!: () => void;
+      const aborted = new Promise<void>((resolve) => {
+        onAbort = resolve;
+        signal.addEventListener("abort", onAbort, { once: true });
+      });
+      try {
+        await Promise.race([flushed, aborted]);
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+      }
     }
   }
 
@@ -995,7 +1028,20 @@ export class Timeline {
     if (options.flush && wasActive) {
       try {
         this.freezeOpenLayer();
-        await this.waitForDiskConsistent(this.lastRecord);
+        const flushed = await Promise.race([
+          this.waitForDiskConsistent(this.lastRecord).then(() => true),
+          this.flushKeepsFailing(SHUTDOWN_FLUSH_FAILING_MS).then(() => false),
+        ]);
+        // A full disk must not keep the process from stopping: what is not on disk is above
+        // disk_consistent_lsn, and ingest replays it from there after the restart.
+        if (!flushed)
+          this.log.warn(
+            {
+              disk_consistent_lsn: formatLsn(this.diskConsistent),
+              error: this.flushFailure?.message,
+            },
+            "giving up the flush during shutdown: it keeps failing",
+          );
       } catch (error) {
         this.log.warn({ err: error }, "flush during shutdown failed");
       }
