@@ -4,7 +4,7 @@
  * and encoded, layer files written by a real pageserver printed and verified (and a damaged copy
  * refused, naming the file), a page fetched over the page service compared byte for byte with
  * the management API's getpage, and the exit-code contract (0 ok, 1 failure, 2 usage).
- * The data files are read from /work/shared/data, never copied into the repository.
+ * The data files are read from ../shared/data beside the repository (test/harness/shared_data.ts), never copied into the repository.
  */
 import assert from "node:assert/strict";
 import {

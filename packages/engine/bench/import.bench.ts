@@ -9,40 +9,19 @@
  *
  * The median of several rounds is reported. `--quick` (or BENCH_QUICK=1) runs fewer rounds.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { decompress } from "fzstd";
+import { readInitdbTar } from "../../../test/harness/shared_data.ts";
 import { generateTenantId, generateTimelineId } from "../src/ids.ts";
 import { importDatadir } from "../src/import/import_datadir.ts";
 import { TenantManager } from "../src/tenant/tenant_manager.ts";
 import { benchDirectory, benchIo, emit, median, quick } from "./bench_util.ts";
 
-const TARBALL = path.resolve(
-  import.meta.dirname,
-  "../../../../shared/data/neon/pgbench-initdb.tar.zst",
-);
 const ROUNDS = quick ? 2 : 7;
-
-/** fzstd into a preallocated buffer (the frame has no content size; growing is ~25× slower). */
-function decompressTarball(file: string, capacity = 64 << 20): Buffer {
-  const out = Buffer.from(decompress(readFileSync(file), new Uint8Array(capacity)).buffer);
-  // fzstd leaves scratch bytes after the real end, so find the end-of-archive block by walking
-  // the headers (size: 12 octal digits at offset 124).
-  let at = 0;
-  while (at + 512 <= out.length && out.subarray(at, at + 512).some((b) => b !== 0)) {
-    const size = Number.parseInt(
-      out.toString("latin1", at + 124, at + 136).replace(/\0.*$/, ""),
-      8,
-    );
-    at += 512 + Math.ceil(size / 512) * 512;
-  }
-  if (at + 1024 > capacity) throw new Error("tarball larger than the preallocated buffer");
-  return out.subarray(0, at + 1024);
-}
 
 using scratch = benchDirectory();
 const tarFile = path.join(scratch.path, "initdb.tar");
-const tar = decompressTarball(TARBALL);
+const tar = readInitdbTar();
 writeFileSync(tarFile, tar);
 
 const seconds: number[] = [];
