@@ -39,6 +39,15 @@ describe("management API", () => {
     await node.close();
   });
 
+  const ingestFinished = (base: string) =>
+    waitFor(
+      async () =>
+        (await node.request<{ state: string }>("GET", `${base}/wal_source`)).body.state ===
+        "finished",
+      20_000,
+      "ingest",
+    );
+
   /** A new tenant with one timeline fed `transactions` by the generator (finished). */
   const fedTenant = async (transactions: number, seed: number) => {
     const tenantId = randomId();
@@ -53,13 +62,7 @@ describe("management API", () => {
       kind: "generator",
       params: { workload: "uniform", size: 1, transactions, seed },
     });
-    await waitFor(
-      async () =>
-        (await node.request<{ state: string }>("GET", `${base}/wal_source`)).body.state ===
-        "finished",
-      20_000,
-      "ingest",
-    );
+    await ingestFinished(base);
     return { tenantId, base };
   };
 
@@ -188,13 +191,7 @@ describe("management API", () => {
       params: { workload: "pgbench", size: 1, transactions: 500, seed: 3 },
     });
     assert.equal(attach.status, 200, JSON.stringify(attach.body));
-    await waitFor(
-      async () =>
-        (await node.request<{ state: string }>("GET", `${base}/wal_source`)).body.state ===
-        "finished",
-      20_000,
-      "ingest",
-    );
+    await ingestFinished(base);
     assert.equal((await node.request("PUT", `${base}/checkpoint`)).status, 200);
     const info = (await node.request<TimelineInfo>("GET", base)).body;
     assert.equal(info.disk_consistent_lsn, info.last_record_lsn);

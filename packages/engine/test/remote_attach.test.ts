@@ -39,6 +39,14 @@ interface Written {
   readonly child: { timeline: Timeline; model: TimelineModel; lsns: Lsn[] };
 }
 
+/** Attaches `tenantId` on `setup` (from remote storage when it is there), background work off. */
+async function attachQuiet(setup: RemoteSetup, tenantId: TenantId) {
+  return (await setup.manager.setLocation(tenantId, {
+    mode: "AttachedSingle",
+    tenantConf: QUIET_TENANT_CONF,
+  }))!;
+}
+
 /** A tenant with a compacted parent timeline and a branch, everything uploaded. */
 async function writeTenant(setup: RemoteSetup): Promise<Written> {
   const tenantId = generateTenantId();
@@ -105,10 +113,7 @@ for (const kind of BACKENDS) {
       await first.close();
 
       const second = await remoteManager(workdir(), backend.storage);
-      const tenant = (await second.manager.setLocation(tenantId, {
-        mode: "AttachedSingle",
-        tenantConf: QUIET_TENANT_CONF,
-      }))!;
+      const tenant = await attachQuiet(second, tenantId);
       assert.match(tenant.gcBlocking ?? "", /timelines: 1, reasons: EnumSet\(Manual\)/);
       assert.equal(
         tenant.getTimeline(child.timeline.timelineId).archivedAt,
@@ -135,10 +140,7 @@ for (const kind of BACKENDS) {
       const executedBefore = first.deletionQueue.stats.executed;
       // Not detached from the first: the second takes a higher generation over the same objects.
       const second = await remoteManager(workdir(), backend.storage);
-      const tenant = (await second.manager.setLocation(tenantId, {
-        mode: "AttachedSingle",
-        tenantConf: QUIET_TENANT_CONF,
-      }))!;
+      const tenant = await attachQuiet(second, tenantId);
       const parentAgain = tenant.getTimeline(parent.timeline.timelineId);
       await parentAgain.remote!.waitForIdle();
       // The first goes on compacting: the L0s it removes are layers the second's index names.
@@ -200,10 +202,7 @@ for (const kind of BACKENDS) {
       await first.close();
 
       const second = await remoteManager(workdir(), backend.storage);
-      const tenant = (await second.manager.setLocation(tenantId, {
-        mode: "AttachedSingle",
-        tenantConf: QUIET_TENANT_CONF,
-      }))!;
+      const tenant = await attachQuiet(second, tenantId);
       assert.ok(
         tenant.generation! > firstGeneration,
         `generation ${tenant.generation} is above ${firstGeneration}, though this node's counter started at 0`,
@@ -341,10 +340,7 @@ for (const kind of BACKENDS) {
       await first.manager.setLocation(tenantId, { mode: "Detached" });
       await first.close();
       const second = await remoteManager(workdir(), backend.storage);
-      const tenant = (await second.manager.setLocation(tenantId, {
-        mode: "AttachedSingle",
-        tenantConf: QUIET_TENANT_CONF,
-      }))!;
+      const tenant = await attachQuiet(second, tenantId);
       const timeline = tenant.getTimeline(parent.timeline.timelineId);
       assert.deepEqual(
         await readAll(timeline, parent.model, lsns),
