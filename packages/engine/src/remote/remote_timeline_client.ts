@@ -322,15 +322,6 @@ export class RemoteTimelineClient {
     this.archivedAt = archivedAt;
   }
 
-  get projectedArchivedAt(): string | null {
-    return this.archivedAt;
-  }
-
-  /** The GC blocking of the newest index remote storage holds (or will: as scheduled). */
-  get projectedGcBlocking(): GcBlocking | null {
-    return this.gcBlocking;
-  }
-
   scheduleIndexUpload(metadata: TimelineMetadata): void {
     if (this.isShutDown) return;
     const index: IndexPart = {
